@@ -19,6 +19,7 @@ setup(
         "paho-mqtt>=2.0",
         "flatbuffers>=23.5",
         "gpiozero>=2.0",
+        "pillow>=9",
         RUNTIME,
     ],
     extras_require={

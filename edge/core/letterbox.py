@@ -15,6 +15,30 @@ import cv2
 import numpy as np
 
 RESIZE_MODES = ("letterbox", "stretch")
+# bilinear: OpenCV INTER_LINEAR, no antialias (how the TF OD API SSDs were evaluated).
+# area: OpenCV INTER_AREA (Ultralytics' validation loader when shrinking).
+# antialias: triangle-filter bilinear over the whole footprint, as Pillow and
+#   tf.image.resize(antialias=True) do; reproduces published YOLOv5 TFLite figures.
+INTERPOLATIONS = ("bilinear", "area", "antialias")
+
+
+def resize_image(image: np.ndarray, size_wh: tuple[int, int], interpolation: str = "bilinear") -> np.ndarray:
+    """Resize an (H, W[, C]) uint8 image to ``size_wh``; never mutates the input."""
+    if interpolation == "bilinear":
+        return cv2.resize(image, size_wh, interpolation=cv2.INTER_LINEAR)
+    if interpolation == "area":
+        return cv2.resize(image, size_wh, interpolation=cv2.INTER_AREA)
+    if interpolation == "antialias":
+        try:
+            from PIL import Image
+        except ImportError as e:
+            raise RuntimeError("interpolation 'antialias' needs Pillow: pip install pillow") from e
+        # Pillow filters channels independently, so BGR data in an "RGB" image is fine
+        squeeze = image.ndim == 3 and image.shape[2] == 1
+        pil = Image.fromarray(image[..., 0] if squeeze else image)
+        out = np.asarray(pil.resize(size_wh, Image.BILINEAR))
+        return out[..., None] if squeeze else out
+    raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
 
 
 @dataclass(frozen=True)
@@ -72,7 +96,8 @@ def _check(frame: np.ndarray, input_wh: tuple[int, int]) -> tuple[int, int, int,
 
 
 def letterbox(
-    frame: np.ndarray, input_wh: tuple[int, int], pad_value: int = 114
+    frame: np.ndarray, input_wh: tuple[int, int], pad_value: int = 114,
+    interpolation: str = "bilinear",
 ) -> tuple[np.ndarray, FrameTransform]:
     """Fit ``frame`` inside ``input_wh`` keeping its aspect ratio, centred, padded.
 
@@ -86,7 +111,7 @@ def letterbox(
     if (nw, nh) == (fw, fh):
         resized = frame
     else:
-        resized = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        resized = resize_image(frame, (nw, nh), interpolation)
     if (nw, nh) == (iw, ih):
         out = resized if resized is not frame else frame.copy()
     else:
@@ -99,24 +124,27 @@ def letterbox(
     return out, FrameTransform((fw, fh), (iw, ih), (nw / fw, nh / fh), (float(left), float(top)))
 
 
-def stretch(frame: np.ndarray, input_wh: tuple[int, int]) -> tuple[np.ndarray, FrameTransform]:
-    """Resize ``frame`` to exactly ``input_wh`` (plain bilinear, no antialias), no padding."""
+def stretch(
+    frame: np.ndarray, input_wh: tuple[int, int], interpolation: str = "bilinear"
+) -> tuple[np.ndarray, FrameTransform]:
+    """Resize ``frame`` to exactly ``input_wh``, no padding."""
     fw, fh, iw, ih = _check(frame, input_wh)
     if (fw, fh) == (iw, ih):
         out = frame.copy()
     else:
-        out = cv2.resize(frame, (iw, ih), interpolation=cv2.INTER_LINEAR)
+        out = resize_image(frame, (iw, ih), interpolation)
     if out.ndim == 2 and frame.ndim == 3:
         out = out[..., None]
     return out, FrameTransform((fw, fh), (iw, ih), (iw / fw, ih / fh), (0.0, 0.0))
 
 
 def resize_for_model(
-    frame: np.ndarray, input_wh: tuple[int, int], mode: str = "letterbox", pad_value: int = 114
+    frame: np.ndarray, input_wh: tuple[int, int], mode: str = "letterbox", pad_value: int = 114,
+    interpolation: str = "bilinear",
 ) -> tuple[np.ndarray, FrameTransform]:
     """Dispatch on ``mode`` (one of RESIZE_MODES)."""
     if mode == "letterbox":
-        return letterbox(frame, input_wh, pad_value)
+        return letterbox(frame, input_wh, pad_value, interpolation)
     if mode == "stretch":
-        return stretch(frame, input_wh)
+        return stretch(frame, input_wh, interpolation)
     raise ValueError(f"resize mode must be one of {RESIZE_MODES}, got {mode!r}")

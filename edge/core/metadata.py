@@ -41,6 +41,8 @@ class InputSpec(_Strict):
     quant_zero_point: int | None = None
     resize: Literal["letterbox", "stretch"] = "letterbox"
     pad_value: int = Field(114, ge=0, le=255)
+    interpolation: Literal["bilinear", "area", "antialias"] = Field(
+        "bilinear", description="resize filter; see edge.core.letterbox.INTERPOLATIONS")
     channel_order: Literal["RGB", "BGR"] = "RGB"
     normalization: Normalization = Normalization()
 

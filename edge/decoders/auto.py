@@ -1,0 +1,197 @@
+"""Pick the decoder for a loaded model: from our metadata, else from output signatures."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.backends.tflite import TfliteBackend
+from edge.core.metadata import (
+    EndToEndDecoderSpec,
+    ModelMetadata,
+    PostprocessDecoderSpec,
+    SsdDecoderSpec,
+    YoloDecoderSpec,
+)
+from edge.decoders.base import Decoder
+from edge.decoders.postprocess import PostprocessDecoder, roles_from_graph
+from edge.decoders.ssd import (
+    FusedHeadSsdDecoder,
+    SsdDecoder,
+    anchors_for,
+    find_postprocess_head,
+)
+from edge.decoders.yolo import EndToEndDecoder, YoloGridDecoder, YoloV5Decoder, YoloV8Decoder
+
+log = logging.getLogger(__name__)
+
+DECODER_NAMES = ("postprocess", "ssd", "yolov5", "yolov8", "end2end", "yolo-grid")
+
+
+class UnknownOutputsError(ValueError):
+    """The model's outputs match no decoder we know."""
+
+
+@dataclass
+class DecoderChoice:
+    decoder: Decoder
+    how: str  # "metadata", "auto-detected ..." or "--decoder ..."
+
+
+def _output_positions(backend: TfliteBackend) -> dict[str, int]:
+    """Output name (tensor name and signature key) -> position in backend.outputs."""
+    pos = {s.name: i for i, s in enumerate(backend.outputs)}
+    by_index = {s.index: i for i, s in enumerate(backend.outputs)}
+    try:
+        sigs = backend.interpreter._get_full_signature_list()  # noqa: SLF001 - only source
+    except AttributeError:
+        sigs = {}
+    for sig in sigs.values():
+        for key, tensor_index in sig.get("outputs", {}).items():
+            if tensor_index in by_index:
+                pos.setdefault(key, by_index[tensor_index])
+    return pos
+
+
+def _named(positions: dict[str, int], name: str | None) -> int | None:
+    if name is None:
+        return None
+    if name in positions:
+        return positions[name]
+    hits = [i for n, i in positions.items() if n.split(":")[0].endswith(name)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _graph_roles(backend: TfliteBackend) -> dict[str, int] | None:
+    op = next((o for o in backend.file.operators if o.opcode == "TFLite_Detection_PostProcess"), None)
+    if op is None:
+        return None
+    return roles_from_graph(op.outputs, [s.index for s in backend.outputs])
+
+
+def _ssd_from_spec(backend: TfliteBackend, spec: SsdDecoderSpec) -> SsdDecoder:
+    anchors = anchors_for(spec)
+    pos = _output_positions(backend)
+    bi, si = _named(pos, spec.boxes_output), _named(pos, spec.scores_output)
+    if bi is None or si is None:
+        shapes = [s.shape for s in backend.outputs]
+        if len(shapes) != 2:
+            raise UnknownOutputsError(f"SSD model must have 2 outputs, got shapes {shapes}")
+        fours = [i for i, s in enumerate(shapes) if s[-1] == 4]
+        if len(fours) == 1:
+            bi, si = fours[0], 1 - fours[0]
+        else:  # 3 classes + background also ends in 4: encodings are the signed ones
+            bi, si = 0, 1
+            log.warning("SSD outputs both end in 4 and carry no names; assuming boxes first")
+    for i, what in ((bi, "boxes"), (si, "scores")):
+        if backend.outputs[i].shape[-2] != len(anchors):
+            raise UnknownOutputsError(
+                f"SSD {what} output {backend.outputs[i].name} has {backend.outputs[i].shape[-2]} "
+                f"rows but the metadata's anchors number {len(anchors)}")
+    return SsdDecoder(spec, anchors, bi, si)
+
+
+def _from_metadata(backend: TfliteBackend, md: ModelMetadata) -> Decoder:
+    spec = md.decoder
+    wh = backend.input_wh
+    n = len(md.labels)
+    if isinstance(spec, PostprocessDecoderSpec):
+        roles = None
+        if spec.output_order:
+            pos = _output_positions(backend)
+            found = [_named(pos, name) for name in spec.output_order]
+            if all(f is not None for f in found):
+                roles = dict(zip(("boxes", "classes", "scores", "count"), found))
+        return PostprocessDecoder([s.shape for s in backend.outputs], roles or _graph_roles(backend),
+                                  class_offset=spec.class_offset, num_classes=n)
+    if isinstance(spec, SsdDecoderSpec):
+        return _ssd_from_spec(backend, spec)
+    if isinstance(spec, YoloDecoderSpec):
+        if spec.layout == "yolov5":
+            return YoloV5Decoder(wh, n, spec.boxes_normalized)
+        if spec.layout == "yolov8":
+            return YoloV8Decoder(wh, n, spec.boxes_normalized)
+        # grid: outputs matched to strides by their grid height
+        order = []
+        for stride in spec.strides:
+            match = [i for i, s in enumerate(backend.outputs) if s.shape[1] * stride == wh[1]]
+            if len(match) != 1:
+                raise UnknownOutputsError(f"no unique output of grid {wh[1] // stride} for stride "
+                                          f"{stride}; outputs {[s.shape for s in backend.outputs]}")
+            order.append(match[0])
+        return YoloGridDecoder(spec, n, wh, order)
+    if isinstance(spec, EndToEndDecoderSpec):
+        return EndToEndDecoder(wh, spec.boxes_normalized)
+    raise UnknownOutputsError(f"unsupported decoder spec {spec!r}")
+
+
+def _detect(backend: TfliteBackend) -> tuple[str, int | None]:
+    """Guess the layout of a model without metadata: (decoder name, num classes)."""
+    shapes = [s.shape for s in backend.outputs]
+    if _graph_roles(backend) is not None or (
+        len(shapes) == 4 and sorted(len(s) for s in shapes) == [1, 2, 2, 3]
+    ):
+        head = find_postprocess_head(backend.file)
+        return "postprocess", head.num_classes if head else None
+    if len(shapes) == 1 and len(shapes[0]) == 3:
+        _, a, b = shapes[0]
+        if b == 6 and a <= 1000:
+            return "end2end", None
+        if b > 5 and a > b:
+            return "yolov5", b - 5
+        if a > 4 and b > a:
+            return "yolov8", a - 4
+    raise UnknownOutputsError(
+        f"{backend.path}: outputs {shapes} match no known detector layout "
+        "(TFLite_Detection_PostProcess boxes/classes/scores/count, YOLOv5 [1,N,5+C], "
+        "YOLOv8 [1,4+C,N], end-to-end [1,K,6]); convert it with `edge convert` to embed "
+        f"metadata, or pass --decoder {{{','.join(DECODER_NAMES)}}}"
+    )
+
+
+def choose_decoder(
+    backend: TfliteBackend, metadata: ModelMetadata | None, override: str | None = None
+) -> tuple[DecoderChoice, int | None]:
+    """The decoder for this model and the number of classes it emits (None if unknown)."""
+    if override is not None and override not in DECODER_NAMES:
+        raise ValueError(f"--decoder must be one of {DECODER_NAMES}, got {override!r}")
+    if metadata is not None and override is None:
+        return DecoderChoice(_from_metadata(backend, metadata), "metadata"), len(metadata.labels)
+    shapes = [s.shape for s in backend.outputs]
+    if override is None:
+        name, num_classes = _detect(backend)
+        how = f"auto-detected from outputs {shapes} (override with --decoder)"
+    else:
+        name, how = override, f"--decoder {override}"
+        num_classes = None
+        if name in ("yolov5", "yolov8") and len(shapes) == 1 and len(shapes[0]) == 3:
+            num_classes = shapes[0][2] - 5 if name == "yolov5" else shapes[0][1] - 4
+    wh = backend.input_wh
+    if name == "postprocess":
+        dec: Decoder = PostprocessDecoder(shapes, _graph_roles(backend), num_classes=num_classes)
+    elif name == "yolov5":
+        dec = YoloV5Decoder(wh, int(num_classes or 0))
+    elif name == "yolov8":
+        dec = YoloV8Decoder(wh, int(num_classes or 0))
+    elif name == "end2end":
+        dec = EndToEndDecoder(wh)
+    elif name == "ssd":
+        head = find_postprocess_head(backend.file)
+        if head is None:
+            raise UnknownOutputsError(
+                f"{backend.path}: --decoder ssd needs anchors; this model has no edge metadata "
+                "and no TFLite_Detection_PostProcess op to read them from")
+        dec = FusedHeadSsdDecoder(backend, head)
+        num_classes = head.num_classes
+    else:
+        raise UnknownOutputsError(f"--decoder {name} needs edge metadata in the model")
+    if num_classes is None and getattr(dec, "num_classes", None):
+        num_classes = dec.num_classes
+    log.info("decoder %s %s", dec.name, how)
+    return DecoderChoice(dec, how), num_classes
+
+
+def describe_outputs(backend: TfliteBackend) -> list[str]:
+    return [f"{s.name} {list(s.shape)} {np.dtype(s.dtype).name}" for s in backend.outputs]
