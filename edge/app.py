@@ -1,0 +1,88 @@
+"""Assemble a running device from settings: detector + source + outputs (+ alerts)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge.core.frame import ResultSink
+from edge.detector import Detector
+from edge.outputs.annotate import AnnotatedSink
+from edge.outputs.jsonl import JsonlSink
+from edge.pipeline import Pipeline, PipelineOptions
+from edge.sources.factory import open_source
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSettings:
+    """Everything ``edge run`` takes; a config file fills it via ``from_config``."""
+
+    model: Path
+    source: int | str = 0
+    labels: Path | None = None
+    threads: int | None = None
+    delegate: str = "cpu"
+    decoder: str | None = None
+    score: float | None = None
+    iou: float | None = None
+    max_detections: int | None = None
+    resize: str | None = None
+    interpolation: str | None = None
+    camera_size_wh: tuple[int, int] | None = None
+    camera_fps: float | None = None
+    jsonl: str | None = "-"
+    save: Path | None = None
+    max_frames: int | None = None
+    latency_budget_ms: float | None = None
+    stats_interval_s: float = 10.0
+    extra_sinks: list[ResultSink] = field(default_factory=list)
+
+    @classmethod
+    def from_config(cls, cfg) -> RunSettings:  # cfg: edge.config.EdgeConfig
+        return cls(model=cfg.model, source=cfg.source, labels=cfg.labels, threads=cfg.threads,
+                   delegate=cfg.delegate, decoder=cfg.decoder, score=cfg.score, iou=cfg.iou,
+                   max_detections=cfg.max_detections, camera_size_wh=cfg.camera.size_wh,
+                   camera_fps=cfg.camera.fps, jsonl=cfg.output.jsonl, save=cfg.output.save,
+                   latency_budget_ms=cfg.latency_budget_ms, stats_interval_s=cfg.stats_interval_s)
+
+
+def build_pipeline(s: RunSettings) -> Pipeline:
+    """Load everything up front so bad input fails before the first frame."""
+    detector = Detector.load(s.model, labels=s.labels, threads=s.threads, delegate=s.delegate,
+                             score=s.score, iou=s.iou, max_detections=s.max_detections,
+                             decoder=s.decoder, resize=s.resize, interpolation=s.interpolation)
+    source = open_source(s.source, s.camera_size_wh, s.camera_fps)
+    sinks: list[ResultSink] = []
+    if s.jsonl:
+        sinks.append(JsonlSink(s.jsonl))
+    if s.save:
+        sinks.append(AnnotatedSink(s.save, fps=getattr(source, "fps", None)))
+    sinks.extend(s.extra_sinks)
+    opts = PipelineOptions(latency_budget_ms=s.latency_budget_ms, max_frames=s.max_frames,
+                           stats_interval_s=s.stats_interval_s)
+    return Pipeline(detector, source, sinks, opts)
+
+
+def run(s: RunSettings) -> dict:
+    """Run until the source ends or SIGINT/SIGTERM; returns the final stats summary."""
+    pipeline = build_pipeline(s)
+    previous = {}
+
+    def _stop(signum, _frame):
+        log.info("signal %d: stopping after the current frame", signum)
+        pipeline.stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, _stop)
+        except ValueError:  # not the main thread (tests, embedding): caller stops us
+            pass
+    try:
+        return pipeline.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

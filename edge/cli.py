@@ -1,0 +1,144 @@
+"""``edge``: the command line. Each command parses, calls one library function, and turns
+domain errors into one-line messages. Workstation commands import TensorFlow lazily."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from edge import __version__
+
+# command name -> "module:attribute"; imported only when that command runs, so the device
+# (no TensorFlow) can use `edge run` and `edge --help` stays fast
+LAZY_COMMANDS = {
+    "train": ("train.cli:train_command", "Train an SSD or tiny-YOLO detector on a dataset."),
+    "eval": ("edge.evaluation.cli:eval_command", "Score a model (mAP) on a labelled dataset."),
+    "convert": ("convert.cli:convert_command", "Quantize a trained model to TFLite and prove it."),
+    "inspect": ("edge.inspect:inspect_command", "Print a .tflite model's contract, I/O and ops."),
+    "profile": ("edge.profile.cli:profile_command", "FPS vs accuracy of model variants on this box."),
+    "doctor": ("edge.doctor:doctor_command", "Check this box: model, delegate, camera, broker, GPIO."),
+    "bundle": ("edge.bundle:bundle_command", "Pack model + config + service into an installer."),
+}
+
+# errors a user can fix; anything else is a bug and keeps its traceback
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, RuntimeError,
+                                                 TimeoutError)
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.commands:
+            return self.commands[name]
+        if name not in LAZY_COMMANDS:
+            return None
+        target, help_text = LAZY_COMMANDS[name]
+        module, attr = target.split(":")
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except ImportError as e:
+            missing = getattr(e, "name", "") or ""
+            reason = str(e)
+
+            @click.command(name=name, help=help_text, context_settings={"ignore_unknown_options": True})
+            @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+            def unavailable(args: tuple[str, ...]) -> None:
+                hint = ("pip install 'edge-detect[train]'" if missing.startswith(("tensorflow", "keras"))
+                        else f"this install lacks {missing or module}")
+                raise click.ClickException(f"`edge {name}` is unavailable here: {reason}. {hint}")
+
+            return unavailable
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="edge")
+@click.option("-v", "--verbose", count=True, help="More log output (-v: debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors on stderr.")
+def cli(verbose: int, quiet: bool) -> None:
+    """Object detection on Raspberry Pi and Coral boxes: train, convert, run, alert."""
+    _setup_logging(verbose, quiet)
+
+
+@cli.command("run")
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="Device YAML (firmware_configs/*.yaml); flags below override it.")
+@click.option("--model", type=click.Path(path_type=Path), help=".tflite model.")
+@click.option("--source", help="Camera index, /dev/videoN, picamera2, rtsp:// or http:// URL, "
+              "video file, image, or image folder.")
+@click.option("--labels", type=click.Path(path_type=Path),
+              help="Labels (txt, one per line or 'id name'; or YAML names:). Default: model metadata.")
+@click.option("--threads", type=click.IntRange(1, 64), help="Interpreter CPU threads.")
+@click.option("--delegate", type=click.Choice(["cpu", "edgetpu"]), help="Accelerator.")
+@click.option("--score", type=click.FloatRange(0, 1), help="Minimum score [default: metadata or 0.5].")
+@click.option("--iou", type=click.FloatRange(0, 1), help="NMS IoU threshold [default: metadata or 0.5].")
+@click.option("--max-detections", type=click.IntRange(1), help="Detections kept per frame.")
+@click.option("--decoder", type=click.Choice(["postprocess", "ssd", "yolov5", "yolov8", "end2end",
+              "yolo-grid"]), help="Override the output decoder (models without edge metadata).")
+@click.option("--resize", type=click.Choice(["letterbox", "stretch"]), help="Override resize mode.")
+@click.option("--interpolation", type=click.Choice(["bilinear", "area", "antialias"]),
+              help="Override the resize filter.")
+@click.option("--jsonl", help="Per-frame detections as JSON lines to this file ('-' = stdout).")
+@click.option("--save", type=click.Path(path_type=Path),
+              help="Annotated output: a video (.mp4/.avi) or a folder of JPEGs.")
+@click.option("--max-frames", type=click.IntRange(1), help="Stop after N frames.")
+@click.option("--latency-budget", "latency_budget_ms", type=click.FloatRange(min=0, min_open=True),
+              help="Capture-to-output bound in ms; stale live frames are dropped.")
+@click.option("--stats-interval", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds between stats lines [default: 10].")
+def run_command(config_path: Path | None, **flags) -> None:
+    """Detect objects in a camera, stream, video or images.
+
+    \b
+    Examples:
+      edge run --model detect.tflite --source 0
+      edge run --model yolov5n-int8.tflite --labels coco.yaml --source clip.mp4 --save out.mp4
+      edge run --config firmware_configs/pi5-coral.yaml
+    """
+    from edge.app import RunSettings, run
+
+    try:
+        alerts = None
+        if config_path is not None:
+            from edge.config import load_config
+
+            cfg = load_config(config_path)
+            settings = RunSettings.from_config(cfg)
+            from edge.alerts import build_alerts
+
+            alerts = build_alerts(cfg, cfg.device)
+            if alerts is not None:
+                settings.extra_sinks.append(alerts)
+        else:
+            if flags["model"] is None or flags["source"] is None:
+                raise click.UsageError("give --model and --source, or --config")
+            settings = RunSettings(model=flags["model"], source=flags["source"])
+        for key, value in flags.items():
+            if value is not None:
+                setattr(settings, key, value)
+        summary = run(settings)
+    except click.ClickException:
+        raise
+    except USER_ERRORS as e:
+        raise click.ClickException(str(e)) from e
+    click.echo("summary " + json.dumps(summary), err=True)
+
+
+def main() -> None:
+    cli(prog_name="edge")
+
+
+if __name__ == "__main__":
+    main()
