@@ -58,7 +58,10 @@ class Pipeline:
         self.capture: CaptureThread | None = None
 
     def stop(self) -> None:
+        """End after the current frame; also wakes a pipeline waiting on a dead camera."""
         self._stop.set()
+        if self.capture is not None:
+            self.capture.request_stop()
 
     def run(self) -> dict:
         """Process until the source ends, ``max_frames`` or ``stop()``; returns the summary."""
@@ -89,9 +92,11 @@ class Pipeline:
                 timings = {"capture_wait": (t0 - t_wait) * 1e3, "preprocess": (t1 - t0) * 1e3,
                            "invoke": (t2 - t1) * 1e3}
                 dets = det.postprocess(outputs, tf, timings)
+                t3 = time.monotonic()
+                # outputs see capture->detections; "total" below adds their own cost
+                timings["latency"] = (t3 - frame.t_capture) * 1e3
                 result = FrameResult(frame, dets, timings, dropped)
                 dropped = 0
-                t3 = time.monotonic()
                 self._emit(result)
                 t4 = time.monotonic()
                 timings["output"] = (t4 - t3) * 1e3

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-STAGES = ("capture_wait", "preprocess", "invoke", "decode", "nms", "output", "total")
+STAGES = ("capture_wait", "preprocess", "invoke", "decode", "nms", "latency", "output", "total")
 
 
 class LatencyStats:

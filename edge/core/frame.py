@@ -37,8 +37,9 @@ class FrameResult:
     """What the pipeline produced for one frame.
 
     detections: after NMS, boxes normalized to the *camera* frame.
-    timings_ms: per-stage latency: capture_wait, preprocess, invoke, decode, nms, output,
-        and total (capture -> end of output).
+    timings_ms: per-stage latency in ms: capture_wait, preprocess, invoke, decode, nms, and
+        latency (capture -> detections ready). The pipeline adds output and total
+        (capture -> all outputs done) to its statistics after the sinks ran.
     dropped_before: frames the pipeline skipped since the previous result (stale).
     """
 

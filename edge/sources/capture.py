@@ -61,10 +61,14 @@ class CaptureThread:
         self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
+        """Wake everyone up and end; safe from any thread (signal handlers, other tools)."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
+
+    def stop(self) -> None:
+        self.request_stop()
         self._thread.join(timeout=5)
         self.source.close()
 
@@ -72,7 +76,7 @@ class CaptureThread:
         """Next frame; None when the source has ended. Raises the source's fatal error."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while self._slot is None and not self._ended:
+            while self._slot is None and not self._ended and not self._stop.is_set():
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError(f"no frame from {self.source.name} within {timeout} s")

@@ -1,0 +1,35 @@
+"""Shared fixtures: the real data in ../shared/data (read-only)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("EDGE_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: takes more than a few seconds (still runs in CI)")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"real test data not found at {SHARED_DATA}; clone next to ../shared "
+                    "or set EDGE_SHARED_DATA")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def ssd_dir(shared_data: Path) -> Path:
+    return shared_data / "ssd_mobilenet_v1_coco"
+
+
+@pytest.fixture(scope="session")
+def yolo_dir(shared_data: Path) -> Path:
+    return shared_data / "yolov5n_coco"
