@@ -104,9 +104,10 @@ class Detector:
         elif choice.decoder.name in ("postprocess", "ssd"):
             s.resize = "stretch"  # TF Object Detection API SSDs are trained on stretched input
         else:
-            # Ultralytics validates on antialiased downscales (INTER_AREA); plain bilinear
-            # shifts YOLOv5 scores by up to 0.1 on the published test images
-            s.interpolation = "antialias"
+            # Ultralytics validates on INTER_AREA downscales; plain bilinear shifts YOLOv5
+            # scores by up to 0.1. ("antialias" reproduces the published figures exactly
+            # but costs ~6 ms per 720p frame on x86 against 0.3 ms for "area".)
+            s.interpolation = "area"
         if resize is not None:
             if resize not in RESIZE_MODES:
                 raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
