@@ -68,7 +68,8 @@ def candidates(n: int, objects: int = 20, seed: int = 0) -> tuple[np.ndarray, np
     k = rng.integers(0, objects, n)
     c = centres[k] + rng.normal(0, 0.01, (n, 2))
     wh = sizes[k] * rng.uniform(0.85, 1.15, (n, 2))
-    return np.concatenate([c - wh / 2, c + wh / 2], 1).astype(np.float32), rng.uniform(0, 1, n).astype(np.float32)
+    scores = rng.uniform(0, 1, n).astype(np.float32)
+    return np.concatenate([c - wh / 2, c + wh / 2], 1).astype(np.float32), scores
 
 
 def bench_nms(n: int) -> tuple[float, float]:

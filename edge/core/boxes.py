@@ -116,9 +116,9 @@ class Detections:
         xyxy = as_boxes(self.xyxy, "Detections.xyxy")
         scores = np.asarray(self.scores, np.float32).reshape(-1)
         class_ids = np.asarray(self.class_ids).reshape(-1)
-        if not np.issubdtype(class_ids.dtype, np.integer):
-            if class_ids.size and not np.all(np.mod(class_ids, 1) == 0):
-                raise ValueError("Detections.class_ids must be whole numbers")
+        if (not np.issubdtype(class_ids.dtype, np.integer) and class_ids.size
+                and not np.all(np.mod(class_ids, 1) == 0)):
+            raise ValueError("Detections.class_ids must be whole numbers")
         class_ids = class_ids.astype(np.int32)
         n = len(xyxy)
         if len(scores) != n or len(class_ids) != n:
