@@ -69,7 +69,11 @@ def build_pipeline(s: RunSettings) -> Pipeline:
 
 def run(s: RunSettings) -> dict:
     """Run until the source ends or SIGINT/SIGTERM; returns the final stats summary."""
+    from edge.service import SystemdNotifier
+
     pipeline = build_pipeline(s)
+    notifier = SystemdNotifier()
+    pipeline.heartbeat = notifier.heartbeat
     previous = {}
 
     def _stop(signum, _frame):
@@ -81,8 +85,10 @@ def run(s: RunSettings) -> dict:
             previous[sig] = signal.signal(sig, _stop)
         except ValueError:  # not the main thread (tests, embedding): caller stops us
             pass
+    notifier.ready(f"detecting on {s.source}")
     try:
         return pipeline.run()
     finally:
+        notifier.stopping()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -76,7 +76,7 @@ class Pipeline:
         try:
             while not self._stop.is_set():
                 t_wait = time.monotonic()
-                frame = self.capture.get(timeout=opts.frame_timeout_s)
+                frame = self._next_frame()
                 if frame is None:
                     break
                 t0 = time.monotonic()
@@ -118,6 +118,23 @@ class Pipeline:
                 except Exception as e:  # noqa: BLE001 - one bad sink must not hide the others
                     log.error("closing %s failed: %s", type(sink).__name__, e)
         return summary
+
+    def _next_frame(self):
+        """Wait for a frame, feeding the watchdog meanwhile: a camera that is being
+        reconnected is not a hung process, but a hung invoke is (no heartbeats then)."""
+        timeout = self.options.frame_timeout_s
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            step = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+            try:
+                return self.capture.get(timeout=step)
+            except TimeoutError:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError(f"no frame from {self.source.name} within {timeout} s") from None
+                if self.heartbeat is not None:
+                    self.heartbeat()
+                if self._stop.is_set():
+                    return None
 
     def _emit(self, result: FrameResult) -> None:
         for sink in self.sinks:
