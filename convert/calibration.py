@@ -1,0 +1,103 @@
+"""Calibration images, prepared exactly as the device prepares a frame.
+
+Each image goes through ``edge.core.letterbox.resize_for_model`` with the record's resize
+mode, pad value and interpolation, then the record's channel order and normalization, so
+the int8 ranges the converter measures are the ranges the device will feed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.core.letterbox import resize_for_model
+from edge.core.metadata import InputSpec
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+class CalibrationError(ValueError):
+    """Calibration data is missing or unusable; the message names the folder or file."""
+
+
+def find_images(folder: Path) -> list[Path]:
+    """Image files under ``folder`` (recursive, sorted). Raises if none."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise CalibrationError(f"--calib-data {folder}: no such folder")
+    if not folder.is_dir():
+        raise CalibrationError(f"--calib-data {folder}: expected a folder of images")
+    images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not images:
+        raise CalibrationError(f"--calib-data {folder}: no images found (looked for "
+                               f"{', '.join(IMAGE_SUFFIXES)}, recursively)")
+    return images
+
+
+def pick(images: list[Path], count: int, seed: int = 0) -> list[Path]:
+    """A fixed random sample: augmented datasets repeat each photo, so the first N are not
+    representative."""
+    if count < 1:
+        raise CalibrationError(f"--calib-count must be >= 1, got {count}")
+    if len(images) <= count:
+        return list(images)
+    return sorted(random.Random(seed).sample(images, count))
+
+
+def read_bgr(path: Path, channels: int = 3) -> np.ndarray:
+    """Read an image as (H, W, 3) uint8 BGR; errors name the file and its channel count."""
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise CalibrationError(f"{path}: unreadable image")
+    got = 1 if img.ndim == 2 else img.shape[2]
+    if got != channels:
+        raise CalibrationError(f"{path}: image has {got} channel(s), the model expects "
+                               f"{channels} (convert it to {channels}-channel BGR/RGB)")
+    if img.dtype != np.uint8:
+        raise CalibrationError(f"{path}: {img.dtype} pixels, expected 8-bit")
+    return img
+
+
+def model_input(image_bgr: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """BGR frame -> (H, W, 3) float32 model input per the record (resize, order, normalize)."""
+    img, _ = resize_for_model(image_bgr, tuple(spec.size_wh), spec.resize, spec.pad_value,
+                              spec.interpolation)
+    if spec.channel_order == "RGB":
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    mean = np.asarray(spec.normalization.mean, np.float32)
+    std = np.asarray(spec.normalization.std, np.float32)
+    return (img.astype(np.float32) - mean) / std
+
+
+def load_calibration(folder: Path, spec: InputSpec, count: int = 300,
+                     progress: bool = True) -> list[np.ndarray]:
+    """``count`` images from ``folder`` as (1, H, W, 3) float32 model inputs.
+
+    All are read up front so a bad file fails before the (slow) converter starts.
+    """
+    paths = pick(find_images(folder), count)
+    it: Iterator[Path] | list[Path] = paths
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(paths, desc="calibration images", unit="img")
+    batch = [model_input(read_bgr(p), spec)[None] for p in it]
+    _span_full_range(batch[0], spec)
+    return batch
+
+
+def _span_full_range(x: np.ndarray, spec: InputSpec) -> None:
+    """Make the input's calibrated range cover pixels 0..255.
+
+    The converter sets the input quantization from the min/max it sees; calibration images
+    without pure black and white would leave the device clipping bright pixels. Two corner
+    pixels of one image barely move the inner layers' ranges.
+    """
+    mean = np.asarray(spec.normalization.mean, np.float32)
+    std = np.asarray(spec.normalization.std, np.float32)
+    x[0, 0, 0] = (0.0 - mean) / std
+    x[0, 0, 1] = (255.0 - mean) / std

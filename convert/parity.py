@@ -1,0 +1,213 @@
+"""Proof that conversion kept accuracy: the ``.tflite`` through the device runtime vs the
+float Keras model, on the validation split, scored with the same pycocotools wrapper.
+
+Both paths share the letterbox, normalization, decoder and NMS of ``edge``: the Keras side
+feeds the record's preprocessing (``calibration.model_input``) to the model and decodes
+with ``edge.decoders``; the TFLite side is ``edge.detector.Detector``, i.e. what the device
+runs. A per-tensor comparison on a few images localizes where error enters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from convert.calibration import model_input
+from edge.core.boxes import Detections
+from edge.core.letterbox import resize_for_model
+from edge.core.metadata import ModelMetadata, SsdDecoderSpec, YoloDecoderSpec
+from edge.core.nms import nms
+
+EVAL_SCORE = 0.01  # low, as mAP needs the whole PR curve; fused SSDs are built with this floor
+EVAL_MAX_DETECTIONS = 100
+
+
+def _named(model: Any, out: Any) -> dict[str, np.ndarray]:
+    if isinstance(out, dict):
+        return {k: np.asarray(v) for k, v in out.items()}
+    outs = out if isinstance(out, (list, tuple)) else [out]
+    return {n: np.asarray(v) for n, v in zip(model.output_names, outs)}
+
+
+class KerasDetector:
+    """The float model through the device's preprocessing, decoder and NMS."""
+
+    def __init__(self, model: Any, md: ModelMetadata, score: float = EVAL_SCORE,
+                 iou: float | None = None, max_detections: int = EVAL_MAX_DETECTIONS) -> None:
+        self.model, self.md = model, md
+        self.score, self.max_detections = score, max_detections
+        self.iou = md.thresholds.iou if iou is None else iou
+        spec = md.decoder
+        if isinstance(spec, SsdDecoderSpec):
+            from edge.decoders.ssd import anchors_for
+
+            self._anchors = anchors_for(spec)
+
+    def raw(self, image_bgr: np.ndarray) -> dict[str, np.ndarray]:
+        x = model_input(image_bgr, self.md.input)[None]
+        return _named(self.model, self.model(x, training=False))
+
+    def decode(self, outputs: dict[str, np.ndarray]) -> Detections:
+        spec = self.md.decoder
+        if isinstance(spec, SsdDecoderSpec):
+            from edge.decoders.ssd import decode_ssd
+
+            return decode_ssd(outputs[spec.boxes_output or "boxes"][0],
+                              outputs[spec.scores_output or "scores"][0],
+                              self._anchors, spec, self.score)
+        if isinstance(spec, YoloDecoderSpec):
+            from edge.decoders.yolo import decode_yolo_grid
+
+            ordered = [outputs[n] for n in self.model.output_names]
+            return decode_yolo_grid(ordered, spec, len(self.md.labels),
+                                    tuple(self.md.input.size_wh), self.score)
+        raise ValueError(f"no Keras decoder for {spec.type!r}")
+
+    def detect(self, image_bgr: np.ndarray) -> Detections:
+        """Detections normalized to ``image_bgr`` (same contract as Detector.detect)."""
+        s = self.md.input
+        _, tf = resize_for_model(image_bgr, tuple(s.size_wh), s.resize, s.pad_value, s.interpolation)
+        dets = nms(self.decode(self.raw(image_bgr)), self.iou, True, self.max_detections)
+        return Detections(np.clip(tf.to_frame(dets.xyxy), 0.0, 1.0), dets.scores, dets.class_ids,
+                          tuple(self.md.labels))
+
+
+@dataclass
+class TensorDiff:
+    """One output tensor, float model vs converted (dequantized) model, over a few images."""
+
+    name: str
+    shape: tuple[int, ...]
+    max_abs: float
+    mean_abs: float
+    value_range: float
+
+    @property
+    def relative(self) -> float:
+        return self.mean_abs / self.value_range if self.value_range > 0 else 0.0
+
+
+def compare_tensors(keras_det: KerasDetector, tflite_path: Path,
+                    images: list[np.ndarray]) -> list[TensorDiff]:
+    """Per-tensor error of the raw heads. For a fused SSD the op's inputs are compared."""
+    from edge.backends.tflite import TfliteBackend
+    from edge.decoders.ssd import find_postprocess_head
+    from edge.detector import Detector
+
+    det = Detector.load(tflite_path)
+    head = find_postprocess_head(det.backend.file)
+    backend = det.backend
+    if head is not None:  # the heads are intermediates: keep them readable
+        backend = TfliteBackend(tflite_path, preserve_all_tensors=True,
+                                normalization=keras_det.md.input.normalization)
+    acc: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    from edge.decoders.auto import _output_positions  # noqa: PLC2701 - name -> position map
+
+    pos = _output_positions(backend)
+    for img in images:
+        ref = keras_det.raw(img)
+        x, _ = det.preprocess(img)
+        outs = backend.invoke(x)
+        for name, want in ref.items():
+            if head is not None:
+                t = {"boxes": head.boxes_tensor, "scores": head.scores_tensor}.get(name)
+                got = backend.tensor(t) if t is not None else None
+            else:
+                got = outs[pos[name]] if name in pos else None
+            if got is not None:
+                acc.setdefault(name, []).append((want.reshape(-1), np.asarray(got, np.float32).reshape(-1)))
+    diffs = []
+    for name, pairs in acc.items():
+        want = np.concatenate([p[0] for p in pairs])
+        got = np.concatenate([p[1] for p in pairs])
+        err = np.abs(want - got)
+        diffs.append(TensorDiff(name, tuple(ref[name].shape), float(err.max()), float(err.mean()),
+                                float(want.max() - want.min())))
+    return diffs
+
+
+@dataclass
+class ParityReport:
+    float_map50: float
+    float_map: float
+    tflite_map50: float
+    tflite_map: float
+    per_class: dict[str, tuple[float, float]]  # name -> (float AP50, tflite AP50)
+    max_drop: float
+    num_images: int
+    tensors: list[TensorDiff] = field(default_factory=list)
+
+    @property
+    def drop50(self) -> float:
+        return self.float_map50 - self.tflite_map50
+
+    @property
+    def drop(self) -> float:
+        return self.float_map - self.tflite_map
+
+    @property
+    def passed(self) -> bool:
+        return self.drop50 <= self.max_drop
+
+    def to_dict(self) -> dict:
+        return {"float_map50": round(self.float_map50, 4), "float_map": round(self.float_map, 4),
+                "map50": round(self.tflite_map50, 4), "map": round(self.tflite_map, 4),
+                "drop50": round(self.drop50, 4), "max_drop": self.max_drop,
+                "images": self.num_images}
+
+    def text(self) -> str:
+        lines = [f"parity on {self.num_images} validation images (gate: mAP@0.5 drop <= {self.max_drop})",
+                 f"  {'':<14}{'float':>9}{'tflite':>9}{'drop':>9}",
+                 f"  {'mAP@0.5':<14}{self.float_map50:>9.4f}{self.tflite_map50:>9.4f}{self.drop50:>+9.4f}",
+                 f"  {'mAP@[.5:.95]':<14}{self.float_map:>9.4f}{self.tflite_map:>9.4f}{self.drop:>+9.4f}"]
+        for name, (a, b) in self.per_class.items():
+            lines.append(f"  AP50 {name[:9]:<9}{a:>9.4f}{b:>9.4f}{a - b:>+9.4f}")
+        if self.tensors:
+            lines.append("  per-tensor error (float vs converted, dequantized):")
+            for t in self.tensors:
+                lines.append(f"    {t.name:<12} {list(t.shape)} max {t.max_abs:.4g} mean {t.mean_abs:.4g} "
+                             f"({100 * t.relative:.2f}% of range {t.value_range:.3g})")
+        lines.append("  PASS" if self.passed else
+                     f"  FAIL: mAP@0.5 dropped {self.drop50:.4f} > --max-drop {self.max_drop}")
+        return "\n".join(lines)
+
+
+def load_validation(root: Path, labels: list[str], split: str | None = None):
+    """The validation split of a dataset (YOLO/VOC/COCO, as edge.evaluation reads them)."""
+    from edge.evaluation.datasets.load import VAL_NAMES, available_splits, load_split
+
+    root = Path(root)
+    if not root.exists():
+        raise FileNotFoundError(f"--val-data {root}: no such dataset folder")
+    have = available_splits(root)
+    split = split or next((s for s in VAL_NAMES if s in have), None)
+    if split is None:
+        raise ValueError(f"--val-data {root}: no validation split among {have}; pass --val-split")
+    ds = load_split(root, split, names=labels)
+    if not len(ds):
+        raise ValueError(f"--val-data {root}: split {split!r} has no images")
+    return ds
+
+
+def run_parity(keras_model: Any, trained: ModelMetadata, tflite_path: Path, dataset: Any,
+               max_drop: float = 0.02, tensor_images: int = 4, progress: bool = True) -> ParityReport:
+    """Evaluate both models on ``dataset`` (an edge.evaluation Dataset) and compare.
+
+    trained: the training record (raw-head decoder); the .tflite carries its own.
+    """
+    from edge.detector import Detector
+    from edge.evaluation import evaluate_detector
+    from edge.evaluation.evaluate import read_bgr
+
+    kd = KerasDetector(keras_model, trained)
+    td = Detector.load(tflite_path, score=EVAL_SCORE, max_detections=EVAL_MAX_DETECTIONS)
+    ref = evaluate_detector(kd.detect, dataset, progress)
+    got = evaluate_detector(td.detect, dataset, progress)
+    per = {n: (ref.per_class_ap50.get(n, float("nan")), got.per_class_ap50.get(n, float("nan")))
+           for n in ref.per_class_ap50}
+    images = [read_bgr(s.image_path) for s in dataset.samples[:tensor_images]]
+    tensors = compare_tensors(kd, tflite_path, images)
+    return ParityReport(ref.map50, ref.map, got.map50, got.map, per, max_drop, len(dataset), tensors)

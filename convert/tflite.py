@@ -1,0 +1,108 @@
+"""Keras -> ``.tflite`` bytes: fp32, fp16, dynamic-range or full-integer (int8) quantization.
+
+Keras 3 models are exported through ``keras.export.ExportArchive`` (what
+``TFLiteConverter.from_keras_model`` does internally) so the serving function can add the
+fused post-process op; ``from_concrete_functions`` on a Keras 3 model leaves unfrozen
+variables that the int8 calibrator cannot read. Output signature keys are the Keras output
+names (``boxes``/``scores``, ``grid_s8``...) or ``postprocess.FUSED_OUTPUTS``; the device
+finds outputs by these keys, never by position.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+QUANT_MODES = ("fp32", "fp16", "dynamic", "int8")
+IO_TYPES = ("uint8", "int8", "float")
+
+
+def check_options(quant: str, io: str | None, has_calibration: bool) -> str:
+    """Validate the quantization/IO pair; returns the effective IO type."""
+    if quant not in QUANT_MODES:
+        raise ValueError(f"--quant must be one of {QUANT_MODES}, got {quant!r}")
+    if io is not None and io not in IO_TYPES:
+        raise ValueError(f"--io must be one of {IO_TYPES}, got {io!r}")
+    if quant != "int8":
+        if io not in (None, "float"):
+            raise ValueError(f"--io {io} needs --quant int8 (a {quant} model has float I/O)")
+        return "float"
+    if not has_calibration:
+        raise ValueError("--quant int8 needs calibration images: pass --calib-data FOLDER "
+                         "(images like the deployment camera's; ~300 are enough)")
+    return io or "uint8"  # uint8 in/out is what the Edge TPU and most Pi pipelines feed
+
+
+def _named_outputs(model: Any, out: Any) -> dict:
+    if isinstance(out, dict):
+        return dict(out)
+    outs = out if isinstance(out, (list, tuple)) else [out]
+    return dict(zip(model.output_names, outs))
+
+
+def serving_fn(model: Any, head: Callable | None = None) -> Callable:
+    """image [1,H,W,C] float32 -> dict of named outputs (raw heads, or the fused op's)."""
+
+    def serve(image):
+        out = _named_outputs(model, model(image, training=False))
+        if head is None:
+            return out
+        return head(out["boxes"], out["scores"])
+
+    return serve
+
+
+def convert_keras(
+    model: Any,
+    quant: str,
+    io: str = "float",
+    calibration: Sequence[np.ndarray] | None = None,
+    head: Callable | None = None,
+    input_name: str = "image",
+) -> bytes:
+    """Convert ``model`` (Keras 3, input [B, H, W, C] float32) to TFLite flatbuffer bytes.
+
+    calibration: (1, H, W, C) float32 inputs prepared as on the device (int8 only).
+    head: optional function applied to the ``boxes``/``scores`` outputs (post-process fusion).
+    """
+    import keras
+    import tensorflow as tf
+
+    io = check_options(quant, io, bool(calibration))
+    h, w, c = (int(d) for d in model.inputs[0].shape[1:])
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", serving_fn(model, head),
+                         input_signature=[tf.TensorSpec([1, h, w, c], tf.float32, name=input_name)])
+    with tempfile.TemporaryDirectory(prefix="edge-convert-") as tmp:
+        saved = Path(tmp) / "saved_model"
+        archive.write_out(str(saved), verbose=False)
+        conv = tf.lite.TFLiteConverter.from_saved_model(str(saved))
+        if head is not None:
+            conv.allow_custom_ops = True  # TFLite_Detection_PostProcess is a custom op
+        if quant == "fp16":
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+            conv.target_spec.supported_types = [tf.float16]
+        elif quant == "dynamic":
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        elif quant == "int8":
+            conv.optimizations = [tf.lite.Optimize.DEFAULT]
+            conv.representative_dataset = lambda: ([x] for x in calibration)  # type: ignore[union-attr]
+            conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            if io != "float":
+                dtype = tf.uint8 if io == "uint8" else tf.int8
+                conv.inference_input_type = dtype
+                if head is None:  # the fused op emits float boxes/scores whatever we ask
+                    conv.inference_output_type = dtype
+        try:
+            return bytes(conv.convert())
+        except Exception as e:  # noqa: BLE001 - converter errors come in many types
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise RuntimeError(f"TFLite converter failed ({quant}, io {io}): {first}") from e
