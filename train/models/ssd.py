@@ -1,0 +1,84 @@
+"""MobileNetV2 + SSDLite heads, laid out for ``TFLite_Detection_PostProcess`` and our
+``edge.decoders.ssd``: outputs ``boxes`` [B, A, 4] (ty, tx, th, tw) and ``scores``
+[B, A, C+1] (sigmoid; column 0 background), anchors ordered (layer, y, x, box) as
+``edge.core.anchors.ssd_anchors`` generates them.
+
+Only Edge TPU-mappable ops: static shapes, conv / depthwise conv, batch norm (folded),
+ReLU6, reshape, concatenation, sigmoid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+
+from edge.core.anchors import SsdAnchorSpec
+from train.models.backbone import mobilenet_v2
+
+# feature maps taken from MobileNetV2 (stride 16 expansion, stride 32 output)
+FEATURE_LAYERS = ("block_13_expand_relu", "out_relu")
+PRIOR = 0.01  # initial foreground probability: stable focal loss start (RetinaNet)
+
+
+def _conv_bn_relu6(x, filters: int, kernel: int, stride: int, name: str):
+    x = layers.Conv2D(filters, kernel, stride, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(6.0, name=f"{name}_relu6")(x)
+
+
+def _sep(x, name: str, stride: int = 1):
+    """Depthwise 3x3 + BN + ReLU6, then pointwise (SSDLite)."""
+    x = layers.DepthwiseConv2D(3, stride, padding="same", use_bias=False, name=f"{name}_dw")(x)
+    x = layers.BatchNormalization(name=f"{name}_dw_bn")(x)
+    x = layers.ReLU(6.0, name=f"{name}_dw_relu6")(x)
+    return x
+
+
+def build_ssd(
+    input_size: int,
+    num_classes: int,
+    anchor_spec: SsdAnchorSpec | None = None,
+    alpha: float = 1.0,
+    weights: str | Path | None = None,
+    extra_layers: int = 2,
+) -> tuple[keras.Model, SsdAnchorSpec]:
+    """Build the model; returns it and the anchor spec with the real feature-map sizes.
+
+    anchor_spec: scales/aspects (its ``feature_map_sizes_hw`` is replaced by the model's).
+    """
+    if not 96 <= input_size <= 640 or input_size % 32:
+        raise ValueError(f"SSD input must be a multiple of 32 in 96..640 (224..416 typical), "
+                         f"got {input_size}")
+    inp = keras.Input((input_size, input_size, 3), name="image")
+    x = layers.Rescaling(2.0, offset=-1.0, name="to_pm1")(inp)  # contract [0,1] -> MobileNetV2 [-1,1]
+    base = mobilenet_v2(input_size, alpha, weights)
+    fmodel = keras.Model(base.input, [base.get_layer(n).output for n in FEATURE_LAYERS], name="backbone")
+    feats = list(fmodel(x))
+    y = feats[-1]
+    for i in range(extra_layers):
+        y = _conv_bn_relu6(y, 128 if i else 256, 1, 1, f"extra{i}_pw")
+        y = _sep(y, f"extra{i}", stride=2)
+        y = _conv_bn_relu6(y, 256, 1, 1, f"extra{i}_out")
+        feats.append(y)
+    sizes = tuple((int(f.shape[1]), int(f.shape[2])) for f in feats)
+    spec = replace(anchor_spec or SsdAnchorSpec(sizes), feature_map_sizes_hw=sizes)
+    per_loc = spec.boxes_per_location()
+    prior_bias = float(np.log(PRIOR / (1 - PRIOR)))
+    boxes, scores = [], []
+    for i, (f, a) in enumerate(zip(feats, per_loc)):
+        h = _sep(f, f"head{i}")
+        b = layers.Conv2D(a * 4, 1, name=f"head{i}_boxes")(h)
+        bias = np.full(a * (num_classes + 1), prior_bias, np.float32)
+        bias[:: num_classes + 1] = -prior_bias  # background column starts likely
+        s = layers.Conv2D(a * (num_classes + 1), 1, name=f"head{i}_scores",
+                          bias_initializer=keras.initializers.Constant(bias))(h)
+        gh, gw = sizes[i]
+        boxes.append(layers.Reshape((gh * gw * a, 4), name=f"head{i}_boxes_flat")(b))
+        scores.append(layers.Reshape((gh * gw * a, num_classes + 1), name=f"head{i}_scores_flat")(s))
+    box_out = layers.Concatenate(axis=1, name="boxes")(boxes)
+    score_out = layers.Activation("sigmoid", name="scores")(layers.Concatenate(axis=1, name="logits")(scores))
+    return keras.Model(inp, [box_out, score_out], name="ssd_mobilenetv2"), spec

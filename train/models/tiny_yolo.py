@@ -1,0 +1,72 @@
+"""Tiny-YOLO (YOLOv3-tiny layout, two scales) with sigmoid outputs for ``edge.core.yolo_grid``.
+
+Outputs ``grid_s16`` [B, S/16, S/16, A*(5+C)] and ``grid_s32`` (ascending stride, as the
+model contract requires). ReLU6 instead of leaky ReLU and nearest-neighbour upsampling
+keep every op on the Edge TPU and int8-friendly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+
+from train.models.backbone import check_weights, load_local_weights
+
+STRIDES = (16, 32)
+PRIOR_OBJ = 0.01
+
+
+def _cbr(x, filters: int, kernel: int, name: str, stride: int = 1):
+    x = layers.Conv2D(filters, kernel, stride, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(6.0, name=f"{name}_relu6")(x)
+
+
+def _head(x, anchors: int, num_classes: int, name: str):
+    bias = np.zeros((anchors, 5 + num_classes), np.float32)
+    bias[:, 4] = np.log(PRIOR_OBJ / (1 - PRIOR_OBJ))
+    y = layers.Conv2D(anchors * (5 + num_classes), 1, name=f"{name}_conv",
+                      bias_initializer=keras.initializers.Constant(bias.reshape(-1)))(x)
+    return layers.Activation("sigmoid", name=name)(y)
+
+
+def build_tiny_yolo(
+    input_size: int,
+    num_classes: int,
+    anchors_per_scale: int = 3,
+    width: float = 1.0,
+    weights: str | Path | None = None,
+) -> keras.Model:
+    """Build the model; ``width`` scales every layer's channels."""
+    if not 96 <= input_size <= 640 or input_size % 32:
+        raise ValueError(f"tiny-YOLO input must be a multiple of 32 in 96..640, got {input_size}")
+    w = check_weights(weights)
+    if w == "imagenet":
+        raise ValueError("tiny-YOLO has no ImageNet backbone; use weights 'none' or a local .h5")
+
+    def c(n: int) -> int:
+        return max(8, int(round(n * width / 8)) * 8)
+
+    inp = keras.Input((input_size, input_size, 3), name="image")
+    x = inp
+    for i, f in enumerate((16, 32, 64, 128)):
+        x = _cbr(x, c(f), 3, f"b{i}")
+        x = layers.MaxPooling2D(2, 2, name=f"b{i}_pool")(x)
+    route = _cbr(x, c(256), 3, "b4")  # stride 16
+    x = layers.MaxPooling2D(2, 2, name="b4_pool")(route)
+    x = _cbr(x, c(512), 3, "b5")  # stride 32
+    x = _cbr(x, c(256), 1, "neck32")
+    p32 = _cbr(x, c(512), 3, "p32")
+    up = _cbr(x, c(128), 1, "up_pw")
+    up = layers.UpSampling2D(2, interpolation="nearest", name="up")(up)
+    p16 = layers.Concatenate(name="merge16")([up, route])
+    p16 = _cbr(p16, c(256), 3, "p16")
+    out16 = _head(p16, anchors_per_scale, num_classes, "grid_s16")
+    out32 = _head(p32, anchors_per_scale, num_classes, "grid_s32")
+    model = keras.Model(inp, [out16, out32], name="tiny_yolo")
+    if w is not None:
+        load_local_weights(model, w)
+    return model
