@@ -23,7 +23,7 @@ class SinkRunner:
         self.sink = sink
         self.retry: RetryPolicy = getattr(sink, "retry", None) or RetryPolicy()
         self.maxsize = maxsize
-        self.counts = {"published": 0, "errors": 0, "retried": 0, "failed": 0, "dropped": 0}
+        self.counts = {"published": 0, "errors": 0, "retried": 0, "failed": 0, "overflow": 0}
         self._items: collections.deque = collections.deque()
         self._cond = threading.Condition()
         self._closing = threading.Event()
@@ -41,11 +41,11 @@ class SinkRunner:
         with self._cond:
             if len(self._items) >= self.maxsize:
                 self._items.popleft()
-                self.counts["dropped"] += 1
-                if self.counts["dropped"] in (1, 10, 100) or self.counts["dropped"] % 1000 == 0:
+                self.counts["overflow"] += 1
+                if self.counts["overflow"] in (1, 10, 100) or self.counts["overflow"] % 1000 == 0:
                     log.warning("alert sink %s is %d messages behind; dropped the oldest "
                                 "(%d dropped so far)", self.name, self.maxsize,
-                                self.counts["dropped"])
+                                self.counts["overflow"])
             self._items.append(item)
             self._cond.notify()
 
