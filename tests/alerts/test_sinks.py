@@ -50,14 +50,16 @@ def _fd(r):
 
 
 def high_intervals(pin, active_high=True):
-    """[(t_on, t_off)] from a MockPin's recorded states (t_off None while still on)."""
-    out, on = [], None
+    """[(t_on, t_off)] from a MockPin's recorded states (t_off None while still on).
+    MockPin records each state with the time since the previous change."""
+    out, on, t = [], None, 0.0
     for st in pin.states:
+        t += st.timestamp
         active = st.state if active_high else not st.state
         if active and on is None:
-            on = st.timestamp
+            on = t
         elif not active and on is not None:
-            out.append((on, st.timestamp))
+            out.append((on, t))
             on = None
     if on is not None:
         out.append((on, None))
