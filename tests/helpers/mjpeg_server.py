@@ -18,8 +18,10 @@ def free_port() -> int:
 
 
 class MjpegServer:
-    def __init__(self, port: int, size_wh=(320, 240), fps: float = 20.0) -> None:
-        self.port, self.size_wh, self.fps = port, size_wh, fps
+    def __init__(self, port: int, size_wh=(320, 240), fps: float = 20.0, frame_fn=None) -> None:
+        """frame_fn(seconds since start) -> BGR image of size_wh; default: flat grey levels."""
+        self.port, self.size_wh, self.fps, self.frame_fn = port, size_wh, fps, frame_fn
+        self.t_start = time.monotonic()
         self.frames_sent = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._stop = threading.Event()
@@ -43,7 +45,10 @@ class MjpegServer:
                 w, h = server.size_wh
                 try:
                     while not server._stop.is_set():
-                        img = np.full((h, w, 3), (server.frames_sent * 7) % 255, np.uint8)
+                        if server.frame_fn is not None:
+                            img = server.frame_fn(time.monotonic() - server.t_start)
+                        else:
+                            img = np.full((h, w, 3), (server.frames_sent * 7) % 255, np.uint8)
                         ok, jpg = cv2.imencode(".jpg", img)
                         data = jpg.tobytes()
                         self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
