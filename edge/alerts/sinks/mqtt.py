@@ -68,6 +68,8 @@ class MqttSink:
         self._drain_first = False
         self._active: dict[str, set[str]] = {r: set() for r in self.rules}
         self._inbox: queue.Queue = queue.Queue()
+        # guards _inflight/_last_sent/_send; never taken by paho callbacks (see module doc)
+        self._send_lock = threading.Lock()
         self._closed = False
 
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
@@ -140,7 +142,15 @@ class MqttSink:
                 self.queue.max_bytes / 1048576, dropped, self.counts["dropped"], self.cfg.host,
                 self.cfg.port, "connected" if self.connected else
                 f"unreachable ({self.last_error or 'connecting'})")
-        self._inbox.put(("wake", None))
+        # send from this (sink worker) thread: one thread hop less than waking the sender
+        self._try_send()
+
+    def _try_send(self) -> None:
+        with self._send_lock:
+            try:
+                self._send()
+            except Exception as e:  # noqa: BLE001 - rows stay queued; the sender retries
+                self._log_limited("send", logging.ERROR, "MQTT send failed: %s", e)
 
     # -- paho network thread: post and return ---------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -165,15 +175,13 @@ class MqttSink:
             while True:
                 if kind == "stop":
                     return
-                self._handle(kind, arg)
+                with self._send_lock:
+                    self._handle(kind, arg)
                 try:
                     kind, arg = self._inbox.get_nowait()
                 except queue.Empty:
                     break
-            try:
-                self._send()
-            except Exception as e:  # noqa: BLE001 - keep the sender alive; rows stay queued
-                self._log_limited("send", logging.ERROR, "MQTT send failed: %s", e)
+            self._try_send()
 
     def _handle(self, kind: str, arg) -> None:
         if kind == "ack":
