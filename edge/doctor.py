@@ -116,17 +116,10 @@ def check_speed(det, frame: np.ndarray, budget_ms: float | None, runs: int = 10)
 def check_broker(mqtt_cfg) -> Check:
     import paho.mqtt.client as mqtt
 
+    from edge.alerts.sinks.mqtt import apply_credentials
+
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"edge-doctor-{os.getpid()}")
-    user = mqtt_cfg.username or os.environ.get("EDGE_MQTT_USERNAME")
-    pw = mqtt_cfg.password.get_secret_value() if mqtt_cfg.password else os.environ.get("EDGE_MQTT_PASSWORD")
-    if user:
-        client.username_pw_set(user, pw)
-    if mqtt_cfg.tls is not None:
-        tls = mqtt_cfg.tls
-        client.tls_set(ca_certs=str(tls.ca_certs) if tls.ca_certs else None,
-                       certfile=str(tls.certfile) if tls.certfile else None,
-                       keyfile=str(tls.keyfile) if tls.keyfile else None)
-        client.tls_insecure_set(tls.insecure)
+    user = apply_credentials(client, mqtt_cfg)
     result: dict = {}
     client.on_connect = lambda c, u, f, rc, p: result.setdefault("rc", rc)
     where = f"{mqtt_cfg.host}:{mqtt_cfg.port}"

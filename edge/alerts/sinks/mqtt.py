@@ -48,6 +48,24 @@ def _paho():
     return mqtt
 
 
+def apply_credentials(client, cfg: MqttConfig) -> str | None:
+    """Username/password (config, else $EDGE_MQTT_USERNAME/PASSWORD) and TLS on a paho
+    client; returns the username used. RuntimeError names mqtt.tls when certificates fail."""
+    username = cfg.username or os.environ.get("EDGE_MQTT_USERNAME")
+    password = (cfg.password.get_secret_value() if cfg.password is not None
+                else os.environ.get("EDGE_MQTT_PASSWORD"))
+    if username:
+        client.username_pw_set(username, password)
+    if cfg.tls is not None:
+        try:
+            client.tls_set(ca_certs=_s(cfg.tls.ca_certs), certfile=_s(cfg.tls.certfile),
+                           keyfile=_s(cfg.tls.keyfile))
+        except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
+            raise RuntimeError(f"mqtt.tls: cannot load the certificates ({e})") from e
+        client.tls_insecure_set(cfg.tls.insecure)
+    return username
+
+
 class MqttSink:
     def __init__(self, cfg: MqttConfig, device: str, rules: Sequence[str] = (),
                  home_assistant: HomeAssistantConfig | None = None) -> None:
@@ -78,19 +96,11 @@ class MqttSink:
         # a bug in a callback must not kill paho's network thread
         client.suppress_exceptions = True
         client.max_inflight_messages_set(WINDOW)
-        username = cfg.username or os.environ.get("EDGE_MQTT_USERNAME")
-        password = (cfg.password.get_secret_value() if cfg.password is not None
-                    else os.environ.get("EDGE_MQTT_PASSWORD"))
-        if username:
-            client.username_pw_set(username, password)
-        if cfg.tls is not None:
-            try:
-                client.tls_set(ca_certs=_s(cfg.tls.ca_certs), certfile=_s(cfg.tls.certfile),
-                               keyfile=_s(cfg.tls.keyfile))
-            except (OSError, ValueError) as e:  # ssl.SSLError is an OSError
-                self.queue.close()
-                raise RuntimeError(f"mqtt.tls: cannot load the certificates ({e})") from e
-            client.tls_insecure_set(cfg.tls.insecure)
+        try:
+            apply_credentials(client, cfg)
+        except RuntimeError:
+            self.queue.close()
+            raise
         client.will_set(self.topics.availability, "offline", qos=1, retain=True)
         client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)
         client.on_connect = self._on_connect
