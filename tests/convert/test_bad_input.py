@@ -1,0 +1,83 @@
+"""Bad input to `edge convert` fails early with a message naming the file and the problem."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.convert.conftest import copy_run_without_metadata, edge_cli
+
+pytestmark = pytest.mark.slow  # needs the session-trained model
+
+
+def _convert(run, out, *extra):
+    return edge_cli("convert", "--model", str(run), "--out", str(out), "--no-parity", *extra)
+
+
+def test_missing_calibration_folder(ssd_run, tmp_path):
+    res = _convert(ssd_run, tmp_path / "m.tflite", "--quant", "int8", "--calib-data",
+                   str(tmp_path / "nope"))
+    assert res.exit_code != 0
+    assert "--calib-data" in res.output and "no such folder" in res.output
+
+
+def test_empty_calibration_folder(ssd_run, tmp_path):
+    (tmp_path / "empty").mkdir()
+    res = _convert(ssd_run, tmp_path / "m.tflite", "--quant", "int8", "--calib-data",
+                   str(tmp_path / "empty"))
+    assert res.exit_code != 0 and "no images found" in res.output
+
+
+def test_int8_without_calibration(ssd_run, tmp_path):
+    res = _convert(ssd_run, tmp_path / "m.tflite", "--quant", "int8")
+    assert res.exit_code != 0 and "--calib-data" in res.output
+
+
+def test_wrong_channel_count(ssd_run, tmp_path):
+    folder = tmp_path / "gray"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.full((40, 50), 128, np.uint8))
+    res = _convert(ssd_run, tmp_path / "m.tflite", "--quant", "int8", "--calib-data", str(folder))
+    assert res.exit_code != 0
+    assert "a.png" in res.output and "1 channel" in res.output and "expects 3" in res.output
+
+
+def test_keras_file_without_metadata(ssd_run, tmp_path):
+    bare = copy_run_without_metadata(ssd_run, tmp_path / "bare")
+    res = _convert(bare / "model.keras", tmp_path / "m.tflite", "--quant", "fp32")
+    assert res.exit_code != 0
+    assert "model.edge.json" in res.output and "model.keras" in res.output
+
+
+def test_output_in_missing_directory(ssd_run, tmp_path):
+    out = tmp_path / "no" / "such" / "m.tflite"
+    res = _convert(ssd_run, out, "--quant", "fp32")
+    assert res.exit_code != 0 and str(out.parent) in res.output and "does not exist" in res.output
+
+
+def test_io_type_needs_int8(ssd_run, tmp_path):
+    res = _convert(ssd_run, tmp_path / "m.tflite", "--quant", "fp16", "--io", "uint8")
+    assert res.exit_code != 0 and "--io uint8 needs --quant int8" in res.output
+
+
+def test_fusion_needs_ssd(yolo_run, tmp_path):
+    res = _convert(yolo_run, tmp_path / "m.tflite", "--quant", "fp32", "--fuse-postprocess")
+    assert res.exit_code != 0 and "needs an SSD model" in res.output
+
+
+def test_parity_report_on_success(ssd_run, synth_dataset, tmp_path):
+    out = tmp_path / "m.tflite"
+    res = edge_cli("convert", "--model", str(ssd_run), "--out", str(out), "--quant", "fp32",
+                   "--val-data", str(synth_dataset))
+    assert res.exit_code == 0, res.output
+    assert "mAP@0.5" in res.output and "PASS" in res.output and out.exists()
+
+
+def test_parity_gate_fails_with_report():
+    from convert.parity import ParityReport
+
+    r = ParityReport(0.80, 0.50, 0.75, 0.46, {"red": (0.8, 0.7)}, max_drop=0.02, num_images=10)
+    assert not r.passed and abs(r.drop50 - 0.05) < 1e-9
+    text = r.text()
+    assert "FAIL: mAP@0.5 dropped 0.0500 > --max-drop 0.02" in text and "AP50 red" in text
