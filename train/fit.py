@@ -63,6 +63,7 @@ class TrainConfig:
     cache: bool = True
     deterministic: bool = False
     verbose: int = 1
+    max_seconds: float | None = None  # wall-time budget: stop after the epoch that crosses it
     extra: dict = field(default_factory=dict)
 
     def check(self) -> None:
@@ -119,6 +120,17 @@ class MapCallback(keras.callbacks.Callback):
         if m > self.best[0]:
             self.best = (m, m50)
         print(f"\nepoch {epoch + 1}: val mAP@[.5:.95] {m:.4f}  mAP@0.5 {m50:.4f}", flush=True)
+
+
+class TimeBudget(keras.callbacks.Callback):
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds, self.t0 = seconds, time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if time.perf_counter() - self.t0 > self.seconds:
+            print(f"time budget {self.seconds:.0f} s used: stopping after epoch {epoch + 1}", flush=True)
+            self.model.stop_training = True
 
 
 def _tensorboard(logdir: Path) -> list[keras.callbacks.Callback]:
@@ -205,6 +217,8 @@ def train(cfg: TrainConfig) -> TrainResult:
         keras.callbacks.BackupAndRestore(str(out / "backup")),
     ]
     callbacks.extend(_tensorboard(out / "logs"))
+    if cfg.max_seconds:
+        callbacks.append(TimeBudget(cfg.max_seconds))
     hist = model.fit(train_tf, epochs=cfg.epochs, steps_per_epoch=cfg.steps_per_epoch, callbacks=callbacks,
                      verbose=cfg.verbose)
     best_map, best50 = map_cb.best

@@ -1,7 +1,7 @@
 """Tiny-YOLO (YOLOv3-tiny layout, two scales) with sigmoid outputs for ``edge.core.yolo_grid``.
 
 Outputs ``grid_s16`` [B, S/16, S/16, A*(5+C)] and ``grid_s32`` (ascending stride, as the
-model contract requires). ReLU6 instead of leaky ReLU and nearest-neighbour upsampling
+model contract requires). ReLU6 instead of leaky ReLU and a transposed-conv upsample
 keep every op on the Edge TPU and int8-friendly.
 """
 
@@ -61,7 +61,11 @@ def build_tiny_yolo(
     x = _cbr(x, c(256), 1, "neck32")
     p32 = _cbr(x, c(512), 3, "p32")
     up = _cbr(x, c(128), 1, "up_pw")
-    up = layers.UpSampling2D(2, interpolation="nearest", name="up")(up)
+    # learned 2x upsampling (TRANSPOSE_CONV): Keras 3 UpSampling2D lowers to TILE and Resizing
+    # leaves resource-variable ops in the export; neither maps to the Edge TPU
+    up = layers.Conv2DTranspose(c(128), 2, 2, use_bias=False, name="up_tconv")(up)
+    up = layers.BatchNormalization(name="up_bn")(up)
+    up = layers.ReLU(6.0, name="up_relu6")(up)
     p16 = layers.Concatenate(name="merge16")([up, route])
     p16 = _cbr(p16, c(256), 3, "p16")
     out16 = _head(p16, anchors_per_scale, num_classes, "grid_s16")

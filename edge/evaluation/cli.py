@@ -1,0 +1,77 @@
+"""``edge eval``: score a .tflite (through the device runtime) or a Keras model on a dataset.
+
+TensorFlow is imported only for Keras models, so devices can evaluate .tflite files.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from edge.evaluation.datasets.types import ON_ERROR
+
+
+def _detector(model: Path, score: float, iou: float | None, labels: list[str]):
+    if model.suffix == ".tflite":
+        from edge.detector import Detector
+
+        return Detector.load(model, score=score, iou=iou, max_detections=100), "tflite"
+    if model.is_dir() or model.suffix == ".keras":
+        try:
+            from train.keras_detector import KerasDetector
+        except ImportError as e:
+            raise click.ClickException(f"{model}: Keras models need TensorFlow "
+                                       f"(pip install 'edge-detect[train]'): {e}") from e
+        return KerasDetector.load(model, score=score, iou=iou, max_detections=100), "keras"
+    raise click.ClickException(f"--model {model}: expected a .tflite file, a .keras file or a run folder")
+
+
+@click.command("eval")
+@click.option("--model", required=True, type=click.Path(path_type=Path, exists=True),
+              help=".tflite, model.keras, or a training run folder.")
+@click.option("--data", required=True, type=click.Path(path_type=Path, exists=True), help="Dataset folder.")
+@click.option("--split", default=None, help="Split to score (default: val/valid/test, else all).")
+@click.option("--format", "fmt", type=click.Choice(["yolo", "voc", "coco"]), default=None)
+@click.option("--names", default=None, help="Class names file or a,b,c (YOLO without data.yaml); "
+              "default: the model's labels.")
+@click.option("--on-error", type=click.Choice(ON_ERROR), default="skip", show_default=True)
+@click.option("--score", type=float, default=0.01, show_default=True,
+              help="Score threshold (low, so the PR curve is complete).")
+@click.option("--iou", type=float, default=None, help="NMS IoU (default: the model's).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Folder for metrics.json and pr_curves.png.")
+@click.option("--limit", type=int, default=None, help="Score only the first N images.")
+def eval_command(model: Path, data: Path, split: str | None, fmt: str | None, names: str | None,
+                 on_error: str, score: float, iou: float | None, out: Path | None, limit: int | None) -> None:
+    """Score MODEL on DATA with pycocotools: mAP@[.5:.95], mAP@0.5, per-class AP, PR curves."""
+    from edge.evaluation.datasets import available_splits, load_split, report_text
+    from edge.evaluation.evaluate import evaluate_detector
+
+    try:
+        splits = available_splits(data, fmt)
+        split = split or next((s for s in ("val", "test", "all", "train") if s in splits), None)
+        if split is None:
+            raise ValueError(f"{data}: no split to evaluate among {splits}; pass --split")
+        det, kind = _detector(model, score, iou, [])
+        model_labels = list(det.labels) if det.labels else None
+        ds = load_split(data, split, fmt, names or model_labels, on_error)
+        if model_labels is not None and list(ds.labels) != model_labels:
+            raise ValueError(f"{data}: dataset labels {ds.labels} differ from the model's {model_labels}")
+        if limit:
+            ds = ds.subset(range(min(limit, len(ds))), ds.name)
+        click.echo(report_text(ds), err=True)
+        result = evaluate_detector(det.detect, ds)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"{model} ({kind}) on {data} [{split}]")
+    click.echo(result.summary())
+    if out is not None:
+        from edge.evaluation.plots import save_pr_curves
+
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.json").write_text(json.dumps({"model": str(model), "data": str(data), "split": split,
+                                                      **result.to_dict()}, indent=2))
+        png = save_pr_curves(result, out / "pr_curves.png", f"{model.name} on {data.name} [{split}]")
+        click.echo(f"wrote {out / 'metrics.json'} and {png}")

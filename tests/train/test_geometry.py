@@ -1,0 +1,66 @@
+"""Targets and losses use the edge/core geometry: encodings decode back, TF grid == numpy grid."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from edge.core.anchors import BoxCoder, SsdAnchorSpec
+from edge.core.yolo_grid import decode_grid
+from train.anchors_kmeans import kmeans_anchors, mean_best_iou
+from train.losses import ciou, grid_boxes_tf
+from train.targets import SsdTargetEncoder, YoloTargetEncoder
+
+GT = np.array([[0.1, 0.2, 0.4, 0.6], [0.5, 0.5, 0.9, 0.8]], np.float32)
+
+
+def test_ssd_targets_decode_back_to_the_boxes() -> None:
+    enc = SsdTargetEncoder(SsdAnchorSpec(((8, 8), (4, 4), (2, 2))), num_classes=3)
+    box_t, cls_t = enc.encode(GT, np.array([2, 0]))
+    pos = box_t[:, 4] > 0
+    assert pos.sum() >= 2
+    decoded = BoxCoder().decode(box_t[pos, :4], enc.anchors_cxcywh[pos])
+    # each positive anchor regresses to one of the two boxes, with that box's class
+    match = np.abs(decoded[:, None] - GT[None]).max(2).argmin(1)
+    np.testing.assert_allclose(decoded, GT[match], atol=1e-5)
+    np.testing.assert_array_equal(cls_t[pos, 1:-1].argmax(1), np.array([2, 0])[match])
+    assert np.all(cls_t[~pos & (cls_t[:, -1] > 0), 0] == 1)  # negatives are background
+
+
+def test_tf_grid_decode_equals_edge_core() -> None:
+    rng = np.random.default_rng(0)
+    anchors = np.array([[10, 14], [23, 27], [37, 58]], np.float32)
+    out = rng.uniform(0, 1, (1, 4, 4, 3 * (5 + 2))).astype(np.float32)
+    ref, _ = decode_grid(out, 32, anchors, 2, (128, 128))
+    p = tf.reshape(tf.constant(out), (1, 4, 4, 3, 7))[..., :4]
+    got = grid_boxes_tf(p, 32, anchors, 128).numpy().reshape(-1, 4)
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+
+
+def test_yolo_targets_land_where_decode_reaches_them() -> None:
+    anchors = [np.array([[20, 25], [40, 50], [60, 70]], np.float32), np.array([[90, 100]] * 3, np.float32)]
+    enc = YoloTargetEncoder(128, [16, 32], anchors, num_classes=3)
+    t16, t32 = enc.encode(GT, np.array([1, 2]))
+    t16 = t16.reshape(8, 8, 3, 8)
+    rows, cols, a = np.nonzero(t16[..., 4])
+    assert len(rows) > 0
+    for r, c, k in zip(rows, cols, a):
+        box = t16[r, c, k, :4]
+        ctr = (box[:2] + box[2:]) / 2 * 128 / 16
+        # the bounded formula reaches centres in [col - 0.5, col + 1.5]
+        assert c - 0.5 <= ctr[0] <= c + 1.5 and r - 0.5 <= ctr[1] <= r + 1.5
+    assert t32.shape == (4, 4, 3 * 8)
+
+
+def test_ciou_is_one_for_identical_boxes_and_lower_when_shifted() -> None:
+    a = tf.constant(GT)
+    np.testing.assert_allclose(ciou(a, a).numpy(), 1.0, atol=1e-5)
+    assert np.all(ciou(a, a + 0.05).numpy() < 0.9)
+
+
+def test_kmeans_fits_better_than_one_size() -> None:
+    rng = np.random.default_rng(0)
+    wh = np.concatenate([rng.normal([20, 20], 2, (100, 2)), rng.normal([80, 40], 4, (100, 2))])
+    anchors = kmeans_anchors(wh, 2)
+    assert mean_best_iou(wh, anchors) > 0.8
+    assert mean_best_iou(wh, anchors) > mean_best_iou(wh, np.array([[50, 30]])) + 0.2

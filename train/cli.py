@@ -1,0 +1,77 @@
+"""``edge train``: parse flags, call ``train.fit.train``, turn domain errors into messages."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from edge.evaluation.datasets.types import ON_ERROR
+
+
+@click.command("train")
+@click.option("--data", required=True, type=click.Path(path_type=Path, exists=True),
+              help="Dataset folder (YOLO txt, Pascal VOC XML or COCO JSON).")
+@click.option("--model", "arch", type=click.Choice(["ssd", "tiny-yolo"]), default="ssd", show_default=True)
+@click.option("--input", "input_size", type=int, default=320, show_default=True,
+              help="Square model input in pixels (multiple of 32, 224-416 typical).")
+@click.option("--epochs", type=int, default=30, show_default=True)
+@click.option("--batch", "batch_size", type=int, default=16, show_default=True)
+@click.option("--lr", type=float, default=2e-3, show_default=True, help="Peak learning rate (cosine).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (runs/x).")
+@click.option("--format", "fmt", type=click.Choice(["yolo", "voc", "coco"]), default=None,
+              help="Dataset format (default: detected).")
+@click.option("--names", default=None, help="Class names: a file (one per line) or a,b,c "
+              "(YOLO datasets without data.yaml).")
+@click.option("--train-split", default=None, help="Split to train on (default: train).")
+@click.option("--val-split", default=None, help="Split to validate on (default: val/valid/test, "
+              "else a seeded --val-fraction of train).")
+@click.option("--val-fraction", type=float, default=0.2, show_default=True)
+@click.option("--on-error", type=click.Choice(ON_ERROR), default="skip", show_default=True,
+              help="Bad annotations: skip them (listed in the report) or stop.")
+@click.option("--width", type=float, default=1.0, show_default=True,
+              help="Width multiplier (MobileNetV2 alpha / tiny-YOLO channels).")
+@click.option("--weights", default="none", show_default=True,
+              help="Backbone weights: none, imagenet (downloads) or a local .h5.")
+@click.option("--fit-anchors/--default-anchors", default=True, show_default=True,
+              help="SSD: fit anchor scales/aspects to the data.")
+@click.option("--augment/--no-augment", default=True, show_default=True)
+@click.option("--mosaic", type=float, default=0.0, show_default=True, help="Mosaic probability.")
+@click.option("--patience", type=int, default=10, show_default=True, help="Early stopping (epochs).")
+@click.option("--steps-per-epoch", type=int, default=None)
+@click.option("--max-val-images", type=int, default=None, help="Cap validation images per epoch.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--deterministic", is_flag=True, help="Deterministic TF ops (slower).")
+@click.option("--strategy", type=click.Choice(["default", "mirrored", "multi-worker"]), default="default",
+              show_default=True, help="tf.distribute strategy (multi-worker reads TF_CONFIG).")
+@click.option("--threads", type=int, default=None, help="TF intra-op threads (default: all cores).")
+def train_command(data: Path, arch: str, input_size: int, epochs: int, batch_size: int, lr: float,
+                  out: Path, fmt: str | None, names: str | None, train_split: str | None,
+                  val_split: str | None, val_fraction: float, on_error: str, width: float, weights: str,
+                  fit_anchors: bool, augment: bool, mosaic: float, patience: int,
+                  steps_per_epoch: int | None, max_val_images: int | None, seed: int,
+                  deterministic: bool, strategy: str, threads: int | None) -> None:
+    """Train an SSD (MobileNetV2 + SSDLite) or tiny-YOLO detector; writes OUT/model.keras and
+    OUT/model.edge.json (the model contract), resuming if OUT holds an unfinished run."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    from train.fit import TrainConfig, train
+
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(max(1, threads // 2))
+    cfg = TrainConfig(data=data, out=out, model=arch, input_size=input_size, epochs=epochs,
+                      batch_size=batch_size, lr=lr, seed=seed, width=width, weights=weights, fmt=fmt,
+                      names=names, on_error=on_error, train_split=train_split, val_split=val_split,
+                      val_fraction=val_fraction, fit_anchors=fit_anchors, augment=augment, mosaic=mosaic,
+                      patience=patience, strategy=strategy, steps_per_epoch=steps_per_epoch,
+                      max_val_images=max_val_images, deterministic=deterministic)
+    try:
+        result = train(cfg)
+    except (ValueError, FileNotFoundError) as e:
+        raise click.ClickException(str(e)) from e
+    click.echo(f"best val mAP@[.5:.95] {result.best_map:.4f}, mAP@0.5 {result.best_map50:.4f} "
+               f"({result.seconds:.0f} s)\nmodel: {result.model_path}\ncontract: "
+               f"{result.model_path.with_name('model.edge.json')}")
