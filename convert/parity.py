@@ -104,9 +104,9 @@ def compare_tensors(keras_det: KerasDetector, tflite_path: Path,
         backend = TfliteBackend(tflite_path, preserve_all_tensors=True,
                                 normalization=keras_det.md.input.normalization)
     acc: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    from edge.decoders.auto import _output_positions  # noqa: PLC2701 - name -> position map
+    from edge.decoders.auto import output_positions
 
-    pos = _output_positions(backend)
+    pos = output_positions(backend)
     for img in images:
         ref = keras_det.raw(img)
         x, _ = det.preprocess(img)

@@ -40,7 +40,7 @@ class DecoderChoice:
     how: str  # "metadata", "auto-detected ..." or "--decoder ..."
 
 
-def _output_positions(backend: TfliteBackend) -> dict[str, int]:
+def output_positions(backend: TfliteBackend) -> dict[str, int]:
     """Output name (tensor name and signature key) -> position in backend.outputs."""
     pos = {s.name: i for i, s in enumerate(backend.outputs)}
     by_index = {s.index: i for i, s in enumerate(backend.outputs)}
@@ -73,7 +73,7 @@ def _graph_roles(backend: TfliteBackend) -> dict[str, int] | None:
 
 def _ssd_from_spec(backend: TfliteBackend, spec: SsdDecoderSpec) -> SsdDecoder:
     anchors = anchors_for(spec)
-    pos = _output_positions(backend)
+    pos = output_positions(backend)
     bi, si = _named(pos, spec.boxes_output), _named(pos, spec.scores_output)
     if bi is None or si is None:
         shapes = [s.shape for s in backend.outputs]
@@ -100,7 +100,7 @@ def _from_metadata(backend: TfliteBackend, md: ModelMetadata) -> Decoder:
     if isinstance(spec, PostprocessDecoderSpec):
         roles = None
         if spec.output_order:
-            pos = _output_positions(backend)
+            pos = output_positions(backend)
             found = [_named(pos, name) for name in spec.output_order]
             if all(f is not None for f in found):
                 roles = dict(zip(("boxes", "classes", "scores", "count"), found))
