@@ -4,10 +4,6 @@ FrameResults built from plain boxes."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -19,62 +15,11 @@ import pytest
 
 from edge.core.boxes import Detections
 from edge.core.frame import Frame, FrameResult
+from tests.helpers.broker import Broker
 
-MOSQUITTO = os.environ.get("MOSQUITTO", "/usr/sbin/mosquitto")
 REPO = Path(__file__).resolve().parents[2]
 EVENT_SCHEMA = REPO / "docs" / "schemas" / "event.schema.json"
 LABELS = ("person", "cat", "dog", "raccoon")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Broker:
-    """mosquitto -c <conf> on 127.0.0.1:<port>. ``extra`` lines go into the config."""
-
-    def __init__(self, workdir: Path, port: int | None = None, extra: str = "",
-                 anonymous: bool = True) -> None:
-        self.dir = workdir
-        self.port = port or free_port()
-        self.conf = workdir / "mosquitto.conf"
-        self.log = workdir / "mosquitto.log"
-        self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous {'true' if anonymous else 'false'}\n"
-            # running as root in CI: stay root so the test's files stay readable
-            "user root\n" + extra)
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 5.0) -> Broker:
-        with open(self.log, "ab") as log:  # the child keeps its own copy of the descriptor
-            self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=log,
-                                         stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"mosquitto exited: {self.log.read_text()[-2000:]}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"mosquitto did not listen on {self.port}")
-
-    def kill(self) -> None:
-        """SIGKILL: no clean shutdown, no wills sent, like a broker host losing power."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(5)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ import pytest
 
 from edge.alerts import build_alerts
 from edge.alerts.config import AlertsConfig
-from tests.alerts.conftest import EVENT_SCHEMA, REPO, Broker, Clock, free_port
+from tests.alerts.conftest import EVENT_SCHEMA, REPO, Clock
+from tests.helpers.broker import Broker
+from tests.helpers.net import free_port
 
 SCHEMA = json.loads(EVENT_SCHEMA.read_text())
 BOX = [[0.3, 0.4, 0.5, 0.9]]

@@ -16,7 +16,8 @@ from edge.pipeline import Pipeline, PipelineOptions
 from edge.sources.base import SourceError
 from edge.sources.capture import ReconnectPolicy
 from edge.sources.factory import open_source
-from tests.helpers.mjpeg_server import MjpegServer, free_port
+from tests.helpers.mjpeg_server import MjpegServer
+from tests.helpers.net import free_port, wait_for
 
 STAGES = {"capture_wait", "preprocess", "invoke", "decode", "nms", "latency"}
 
@@ -82,13 +83,6 @@ def run_in_thread(pipeline):
     return t, result
 
 
-def wait_for(cond, timeout=20.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.slow

@@ -27,7 +27,8 @@ def test_profile_published_ssd_without_metadata_and_a_bad_model(tmp_path, ssd_di
     assert not bad["ok"] and "broken.tflite: truncated or corrupt" in bad["error"]
     assert data["recommendation"]["variant"] == good["name"]
     assert "FAILED: ModelFileError" in res.output and "recommended:" in res.output
-    rows = list(csv.DictReader(open(out / "profile.csv")))
+    with open(out / "profile.csv") as fh:
+        rows = list(csv.DictReader(fh))
     assert [r["ok"] for r in rows] == ["True", "False"]
     img = cv2.imread(str(out / "profile.png"))
     assert img is not None and img.shape == (550, 800, 3)

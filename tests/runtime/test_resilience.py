@@ -18,7 +18,8 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from tests.helpers.broker import Broker
-from tests.helpers.mjpeg_server import MjpegServer, free_port
+from tests.helpers.mjpeg_server import MjpegServer
+from tests.helpers.net import free_port, wait_for
 
 
 class Supervisor:
@@ -56,13 +57,6 @@ class Supervisor:
         self._thread.join(5)
 
 
-def wait_for(cond, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def read_events(path):
