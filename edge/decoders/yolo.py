@@ -21,15 +21,24 @@ from edge.core.yolo_grid import decode_grid
 from edge.decoders.base import top_class
 
 
-def _pixel_units(xy: np.ndarray, stated: bool | None) -> bool:
-    """True when boxes are in input pixels (not normalized)."""
-    if stated is not None:
-        return not stated
-    return bool(xy.size and np.abs(xy).max() > 2.0)
+class _Units:
+    """Boxes normalized or in input pixels: from the metadata, else decided once from the
+    value range of the first frame that has boxes."""
+
+    input_wh: tuple[int, int]
+    boxes_normalized: bool | None
+
+    def _normalized(self, xyxy: np.ndarray) -> np.ndarray:
+        if self.boxes_normalized is None and len(xyxy):
+            self.boxes_normalized = not bool(np.abs(xyxy).max() > 2.0)
+        if self.boxes_normalized is False:
+            w, h = self.input_wh
+            return xyxy / np.array([w, h, w, h], np.float32)
+        return xyxy
 
 
 @dataclass
-class YoloV5Decoder:
+class YoloV5Decoder(_Units):
     input_wh: tuple[int, int]
     num_classes: int
     boxes_normalized: bool | None = None
@@ -43,17 +52,12 @@ class YoloV5Decoder:
         scores = rows[:, 4] * cls
         keep = scores >= score_threshold
         rows, scores, class_ids = rows[keep], scores[keep], class_ids[keep]
-        xyxy = cxcywh_to_xyxy(rows[:, :4])
-        if self.boxes_normalized is None and len(xyxy):
-            self.boxes_normalized = not _pixel_units(xyxy, None)
-        if self.boxes_normalized is False:
-            w, h = self.input_wh
-            xyxy = xyxy / np.array([w, h, w, h], np.float32)
+        xyxy = self._normalized(cxcywh_to_xyxy(rows[:, :4]))
         return Detections(np.clip(xyxy, -0.25, 1.25), scores, class_ids)
 
 
 @dataclass
-class YoloV8Decoder:
+class YoloV8Decoder(_Units):
     input_wh: tuple[int, int]
     num_classes: int
     boxes_normalized: bool | None = None
@@ -64,17 +68,12 @@ class YoloV8Decoder:
         cols = np.asarray(outputs[0], np.float32).reshape(4 + self.num_classes, -1)
         class_ids, scores = top_class(cols[4:].T)
         keep = np.flatnonzero(scores >= score_threshold)
-        xyxy = cxcywh_to_xyxy(cols[:4, keep].T)
-        if self.boxes_normalized is None and len(xyxy):
-            self.boxes_normalized = not _pixel_units(xyxy, None)
-        if self.boxes_normalized is False:
-            w, h = self.input_wh
-            xyxy = xyxy / np.array([w, h, w, h], np.float32)
+        xyxy = self._normalized(cxcywh_to_xyxy(cols[:4, keep].T))
         return Detections(np.clip(xyxy, -0.25, 1.25), scores[keep], class_ids[keep])
 
 
 @dataclass
-class EndToEndDecoder:
+class EndToEndDecoder(_Units):
     input_wh: tuple[int, int]
     boxes_normalized: bool | None = None
     name: str = "end2end"
@@ -84,12 +83,7 @@ class EndToEndDecoder:
     def __call__(self, outputs: list[np.ndarray], score_threshold: float) -> Detections:
         rows = np.asarray(outputs[0], np.float32).reshape(-1, 6)
         rows = rows[rows[:, 4] >= score_threshold]
-        xyxy = rows[:, :4]
-        if self.boxes_normalized is None and len(xyxy):
-            self.boxes_normalized = not _pixel_units(xyxy, None)
-        if self.boxes_normalized is False:
-            w, h = self.input_wh
-            xyxy = xyxy / np.array([w, h, w, h], np.float32)
+        xyxy = self._normalized(rows[:, :4])
         return Detections(np.clip(xyxy, -0.25, 1.25), rows[:, 4], np.round(rows[:, 5]).astype(np.int32))
 
 
