@@ -9,6 +9,16 @@ import keras
 
 WEIGHTS_HELP = "'none' (default), 'imagenet' (downloads; needs internet) or a path to a local .h5"
 
+# BatchNormalization momentum for models trained here. keras.applications.MobileNetV2
+# hard-codes 0.999 and Keras' default is 0.99; both are tuned for long runs from pretrained
+# statistics. The moving variance starts at 1.0 and keeps momentum**n of it after n steps,
+# while the true variance after a from-scratch depthwise conv is ~0.005: with 0.99 and 300
+# steps the moving variance is still ~10x too large, every depthwise BN shrinks its output
+# ~3x at inference, and after 17 blocks the heads see ~0 and score the prior everywhere.
+# Training loss (batch statistics) falls normally, which hides it. 0.9 (PyTorch's default
+# momentum 0.1) forgets the initial value within ~50 steps.
+BN_MOMENTUM = 0.9
+
 
 def check_weights(weights: str | Path | None) -> str | Path | None:
     if weights is None or str(weights).lower() == "none":
@@ -29,12 +39,29 @@ def load_local_weights(model: keras.Model, path: Path) -> None:
         raise ValueError(f"backbone weights {path}: cannot load into {model.name}: {e}") from e
 
 
-def mobilenet_v2(input_size: int, alpha: float, weights: str | Path | None) -> keras.Model:
-    """MobileNetV2 without top, taking [0, 1] RGB (the model contract) and rescaling to [-1, 1]."""
+def set_bn_momentum(model: keras.Model, momentum: float = BN_MOMENTUM) -> int:
+    """Set ``momentum`` on every BatchNormalization layer of ``model`` (nested models too);
+    returns how many layers were changed. Call before compiling/tracing."""
+    n = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            n += set_bn_momentum(layer, momentum)
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = momentum  # read at call/trace time and saved by get_config
+            n += 1
+    return n
+
+
+def mobilenet_v2(input_size: int, alpha: float, weights: str | Path | None,
+                 bn_momentum: float = BN_MOMENTUM) -> keras.Model:
+    """MobileNetV2 without top (inputs in [-1, 1]; the caller rescales the contract's [0, 1]).
+
+    ``bn_momentum`` replaces Keras' 0.999 (see ``BN_MOMENTUM``)."""
     w = check_weights(weights)
     base = keras.applications.MobileNetV2(
         input_shape=(input_size, input_size, 3), alpha=alpha, include_top=False,
         weights="imagenet" if w == "imagenet" else None)
     if isinstance(w, Path):
         load_local_weights(base, w)
+    set_bn_momentum(base, bn_momentum)
     return base

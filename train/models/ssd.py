@@ -17,7 +17,7 @@ import numpy as np
 from keras import layers
 
 from edge.core.anchors import SsdAnchorSpec
-from train.models.backbone import mobilenet_v2
+from train.models.backbone import BN_MOMENTUM, mobilenet_v2
 
 # feature maps taken from MobileNetV2 (stride 16 expansion, stride 32 output)
 FEATURE_LAYERS = ("block_13_expand_relu", "out_relu")
@@ -26,14 +26,14 @@ PRIOR = 0.01  # initial foreground probability: stable focal loss start (RetinaN
 
 def _conv_bn_relu6(x, filters: int, kernel: int, stride: int, name: str):
     x = layers.Conv2D(filters, kernel, stride, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     return layers.ReLU(6.0, name=f"{name}_relu6")(x)
 
 
 def _sep(x, name: str, stride: int = 1):
     """Depthwise 3x3 + BN + ReLU6, then pointwise (SSDLite)."""
     x = layers.DepthwiseConv2D(3, stride, padding="same", use_bias=False, name=f"{name}_dw")(x)
-    x = layers.BatchNormalization(name=f"{name}_dw_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_dw_bn")(x)
     x = layers.ReLU(6.0, name=f"{name}_dw_relu6")(x)
     return x
 
