@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from train.models.backbone import check_weights, load_local_weights
+from train.models.backbone import BN_MOMENTUM, check_weights, load_local_weights
 
 STRIDES = (16, 32)
 PRIOR_OBJ = 0.01
@@ -21,7 +21,7 @@ PRIOR_OBJ = 0.01
 
 def _cbr(x, filters: int, kernel: int, name: str, stride: int = 1):
     x = layers.Conv2D(filters, kernel, stride, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     return layers.ReLU(6.0, name=f"{name}_relu6")(x)
 
 
@@ -64,7 +64,7 @@ def build_tiny_yolo(
     # learned 2x upsampling (TRANSPOSE_CONV): Keras 3 UpSampling2D lowers to TILE and Resizing
     # leaves resource-variable ops in the export; neither maps to the Edge TPU
     up = layers.Conv2DTranspose(c(128), 2, 2, use_bias=False, name="up_tconv")(up)
-    up = layers.BatchNormalization(name="up_bn")(up)
+    up = layers.BatchNormalization(momentum=BN_MOMENTUM, name="up_bn")(up)
     up = layers.ReLU(6.0, name="up_relu6")(up)
     p16 = layers.Concatenate(name="merge16")([up, route])
     p16 = _cbr(p16, c(256), 3, "p16")
