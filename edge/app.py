@@ -11,6 +11,7 @@ from edge.core.frame import ResultSink
 from edge.detector import Detector
 from edge.outputs.annotate import AnnotatedSink
 from edge.outputs.jsonl import JsonlSink
+from edge.outputs.text import TextSink
 from edge.pipeline import Pipeline, PipelineOptions
 from edge.sources.factory import open_source
 
@@ -35,6 +36,7 @@ class RunSettings:
     camera_size_wh: tuple[int, int] | None = None
     camera_fps: float | None = None
     jsonl: str | None = "-"
+    text: bool = False  # human-readable lines on stdout instead of JSON
     save: Path | None = None
     max_frames: int | None = None
     latency_budget_ms: float | None = None
@@ -57,7 +59,9 @@ def build_pipeline(s: RunSettings) -> Pipeline:
                              decoder=s.decoder, resize=s.resize, interpolation=s.interpolation)
     source = open_source(s.source, s.camera_size_wh, s.camera_fps)
     sinks: list[ResultSink] = []
-    if s.jsonl:
+    if s.text:
+        sinks.append(TextSink())
+    if s.jsonl and not (s.text and s.jsonl == "-"):
         sinks.append(JsonlSink(s.jsonl))
     if s.save:
         sinks.append(AnnotatedSink(s.save, fps=getattr(source, "fps", None)))

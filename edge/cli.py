@@ -90,7 +90,10 @@ def cli(verbose: int, quiet: bool) -> None:
 @click.option("--resize", type=click.Choice(["letterbox", "stretch"]), help="Override resize mode.")
 @click.option("--interpolation", type=click.Choice(["bilinear", "area", "antialias"]),
               help="Override the resize filter.")
-@click.option("--jsonl", help="Per-frame detections as JSON lines to this file ('-' = stdout).")
+@click.option("--jsonl", help="Per-frame detections as JSON lines to this file ('-' = stdout, the "
+              "default).")
+@click.option("--text", is_flag=True, default=None,
+              help="Readable lines on stdout instead of JSON (the default for the embedded demo).")
 @click.option("--save", type=click.Path(path_type=Path),
               help="Annotated output: a video (.mp4/.avi) or a folder of JPEGs.")
 @click.option("--max-frames", type=click.IntRange(1), help="Stop after N frames.")
@@ -101,8 +104,12 @@ def cli(verbose: int, quiet: bool) -> None:
 def run_command(config_path: Path | None, **flags) -> None:
     """Detect objects in a camera, stream, video or images.
 
+    With no --model and no --config, runs the embedded demo: a small int8 shapes
+    detector on a bundled clip.
+
     \b
     Examples:
+      edge run                                   # the embedded demo
       edge run --model detect.tflite --source 0
       edge run --model yolov5n-int8.tflite --labels coco.yaml --source clip.mp4 --save out.mp4
       edge run --config firmware_configs/pi5-coral.yaml
@@ -121,9 +128,16 @@ def run_command(config_path: Path | None, **flags) -> None:
             alerts = build_alerts(cfg, cfg.device)
             if alerts is not None:
                 settings.extra_sinks.append(alerts)
+        elif flags["model"] is None:
+            from edge.defaults import default_paths
+
+            model, clip = default_paths()
+            click.echo(f"no --model: running the embedded default ({model.name} on "
+                       f"{clip.name if flags['source'] is None else flags['source']})", err=True)
+            settings = RunSettings(model=model, source=str(clip), text=True, stats_interval_s=2.0)
         else:
-            if flags["model"] is None or flags["source"] is None:
-                raise click.UsageError("give --model and --source, or --config")
+            if flags["source"] is None:
+                raise click.UsageError("give --source (camera index, file, URL...) with --model")
             settings = RunSettings(model=flags["model"], source=flags["source"])
         for key, value in flags.items():
             if value is not None:

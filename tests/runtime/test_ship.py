@@ -1,5 +1,6 @@
 """Shipping: firmware configs validate, the unit passes systemd-analyze, bundles install."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -46,12 +47,14 @@ def wheel(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_bundle_installs_into_a_fresh_venv_and_runs_idempotently(tmp_path, ssd_dir, wheel):
+def test_bundle_installs_into_a_fresh_venv_and_runs_idempotently(tmp_path, wheel):
+    from edge.defaults import default_paths
+
+    model, clip = default_paths()
     cfg = tmp_path / "box.yaml"
-    cfg.write_text(f"device: box\nmodel: {ssd_dir / 'ssd_mobilenet_v1_coco_quant.tflite'}\n"
-                   f"labels: {ssd_dir / 'labelmap.txt'}\nsource: 0\nthreads: 2\n")
+    cfg.write_text(f"device: box\nmodel: {model}\nsource: 0\nthreads: 2\n")
     out = tmp_path / "box.tar.gz"
-    names = make_bundle(cfg, ssd_dir / "ssd_mobilenet_v1_coco_quant.tflite", out, wheel=wheel)
+    names = make_bundle(cfg, model, out, wheel=wheel)
     assert "box/install.sh" in names and any(n.endswith(".whl") for n in names)
     with tarfile.open(out) as tar:
         tar.extractall(tmp_path / "unpacked", filter="data")
@@ -65,16 +68,17 @@ def test_bundle_installs_into_a_fresh_venv_and_runs_idempotently(tmp_path, ssd_d
     first = subprocess.run(["bash", str(root / "install.sh")], env=env, capture_output=True, text=True)
     assert first.returncode == 0, first.stdout + first.stderr
     installed = load_config(tmp_path / "etc" / "config.yaml")
-    assert installed.model == tmp_path / "etc" / "ssd_mobilenet_v1_coco_quant.tflite"
+    assert installed.model == tmp_path / "etc" / model.name and installed.model.is_file()
     unit = (tmp_path / "units" / "edge.service").read_text()
     assert f"{tmp_path / 'opt' / 'venv'}/bin/edge run --config {tmp_path / 'etc'}/config.yaml" in unit
-    # the venv's own edge runs the installed model on a clip
+    # the venv's own edge runs the installed config on the sample clip, to its end
     edge_bin = tmp_path / "opt" / "venv" / "bin" / "edge"
     res = subprocess.run([str(edge_bin), "-q", "run", "--config", str(tmp_path / "etc" / "config.yaml"),
-                          "--source", str(ssd_dir / "cat.bmp"), "--jsonl", "-", "--max-frames", "1"],
+                          "--source", str(clip), "--jsonl", "-"],
                          capture_output=True, text=True, cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert '"label":"cat"' in res.stdout
+    records = [json.loads(line) for line in res.stdout.splitlines()]
+    assert len(records) == 90 and sum(bool(r["detections"]) for r in records) >= 45
     snapshot = {p: p.stat().st_mtime_ns for p in (tmp_path / "etc").iterdir()}
     second = subprocess.run(["bash", str(root / "install.sh")], env=env, capture_output=True, text=True)
     assert second.returncode == 0
