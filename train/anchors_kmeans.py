@@ -83,13 +83,23 @@ def fit_ssd_spec(ds: Dataset, input_size: int, spec: SsdAnchorSpec) -> SsdAnchor
     return replace(spec, min_scale=min_scale, max_scale=max_scale, aspect_ratios=ratios)
 
 
-def ssd_mean_best_iou(ds: Dataset, input_size: int, spec: SsdAnchorSpec) -> float:
-    """Mean over boxes (letterboxed into the input) of the best IoU with any placed anchor."""
+def ssd_best_ious(ds: Dataset, input_size: int, spec: SsdAnchorSpec) -> np.ndarray:
+    """(M,) best IoU of each box (letterboxed into the input) with any placed anchor."""
     xyxy, size_wh = ds.all_boxes()
     scale = input_size / size_wh.max(axis=1)
     pad = (input_size - size_wh * scale[:, None]) / 2 / input_size
     ratio = size_wh * scale[:, None] / input_size
     boxes = xyxy * np.tile(ratio, 2) + np.tile(pad, 2)
     anchors = cxcywh_to_xyxy(ssd_anchors(spec))
-    best = np.concatenate([iou_matrix(boxes[i:i + 2048], anchors).max(1) for i in range(0, len(boxes), 2048)])
-    return float(best.mean())
+    return np.concatenate([iou_matrix(boxes[i:i + 2048], anchors).max(1) for i in range(0, len(boxes), 2048)])
+
+
+def ssd_mean_best_iou(ds: Dataset, input_size: int, spec: SsdAnchorSpec) -> float:
+    """Mean over boxes (letterboxed into the input) of the best IoU with any placed anchor."""
+    return float(ssd_best_ious(ds, input_size, spec).mean())
+
+
+def ssd_matched_fraction(ds: Dataset, input_size: int, spec: SsdAnchorSpec, pos_iou: float = 0.5) -> float:
+    """Fraction of boxes with at least one anchor at IoU >= ``pos_iou``: the rest only get
+    their (poorly overlapping) best anchor forced, and learn slowly if at all."""
+    return float((ssd_best_ious(ds, input_size, spec) >= pos_iou).mean())

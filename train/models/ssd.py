@@ -19,8 +19,22 @@ from keras import layers
 from edge.core.anchors import SsdAnchorSpec
 from train.models.backbone import BN_MOMENTUM, mobilenet_v2
 
-# feature maps taken from MobileNetV2 (stride 16 expansion, stride 32 output)
-FEATURE_LAYERS = ("block_13_expand_relu", "out_relu")
+# feature maps taken from MobileNetV2 by stride: the expansions before the stride-2 depthwise
+# convs of blocks 6 and 13 (strides 8, 16) and the output (32)
+BACKBONE_TAPS = {8: "block_6_expand_relu", 16: "block_13_expand_relu", 32: "out_relu"}
+MIN_STRIDES = (8, 16)
+
+
+def feature_map_sizes(input_size: int, min_stride: int = 16,
+                      extra_layers: int = 2) -> tuple[tuple[int, int], ...]:
+    """Grid sizes (h, w) of the prediction layers ``build_ssd`` makes, finest first, without
+    building it (anchor fitting compares layouts before the model exists)."""
+    if min_stride not in MIN_STRIDES:
+        raise ValueError(f"SSD min_stride must be one of {MIN_STRIDES}, got {min_stride}")
+    sizes = [input_size // st for st in sorted(BACKBONE_TAPS) if st >= min_stride]
+    for _ in range(extra_layers):
+        sizes.append((sizes[-1] + 1) // 2)  # stride-2 'same' conv rounds up
+    return tuple((g, g) for g in sizes)
 PRIOR = 0.01  # initial foreground probability: stable focal loss start (RetinaNet)
 
 
@@ -45,18 +59,23 @@ def build_ssd(
     alpha: float = 1.0,
     weights: str | Path | None = None,
     extra_layers: int = 2,
+    min_stride: int = 16,
 ) -> tuple[keras.Model, SsdAnchorSpec]:
     """Build the model; returns it and the anchor spec with the real feature-map sizes.
 
     anchor_spec: scales/aspects (its ``feature_map_sizes_hw`` is replaced by the model's).
+    min_stride: finest prediction layer, 16 (classic SSDLite) or 8 (adds a 40x40 layer at
+        320 px for small objects; ~4x the anchors).
     """
     if not 96 <= input_size <= 640 or input_size % 32:
         raise ValueError(f"SSD input must be a multiple of 32 in 96..640 (224..416 typical), "
                          f"got {input_size}")
+    feature_map_sizes(input_size, min_stride, extra_layers)  # validates min_stride
     inp = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Rescaling(2.0, offset=-1.0, name="to_pm1")(inp)  # contract [0,1] -> MobileNetV2 [-1,1]
     base = mobilenet_v2(input_size, alpha, weights)
-    fmodel = keras.Model(base.input, [base.get_layer(n).output for n in FEATURE_LAYERS], name="backbone")
+    taps = [BACKBONE_TAPS[st] for st in sorted(BACKBONE_TAPS) if st >= min_stride]
+    fmodel = keras.Model(base.input, [base.get_layer(n).output for n in taps], name="backbone")
     feats = list(fmodel(x))
     y = feats[-1]
     for i in range(extra_layers):
