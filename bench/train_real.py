@@ -17,10 +17,14 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# benchmark the checkout this script sits in, not whichever copy is pip-installed (an editable
+# install elsewhere would otherwise be measured silently)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 DATA = Path(os.environ.get("EDGE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 CHESS_NAMES = ("bishop,black-bishop,black-king,black-knight,black-pawn,black-queen,black-rook,"
@@ -69,6 +73,9 @@ def main() -> None:
             "ssd_min_stride": a.ssd_min_stride, "run_dir": str(out),
             "val_map50": round(r.best_map50, 4), "wall_s": round(wall, 1), "threads": a.threads,
             "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
+    import train
+
+    line["code"] = str(Path(train.__file__).resolve().parents[1])
     print("RESULT", json.dumps(line), flush=True)
 
 
