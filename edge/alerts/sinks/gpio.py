@@ -103,9 +103,12 @@ class GpioSink:
                 "on": self.is_on}
 
     def close(self) -> None:
-        remaining = min(self._pulse_until - time.monotonic(), _CLOSE_WAIT_S)
-        if remaining > 0:
-            time.sleep(remaining + 0.02)
+        # gpiozero's blink thread switches the pin on a little after publish() returns, so
+        # wait for the output itself to go off (bounded) rather than for publish + seconds
+        if self.cfg.mode == "pulse" and self._pulse_until > time.monotonic():
+            deadline = time.monotonic() + _CLOSE_WAIT_S
+            while self.out.is_active and time.monotonic() < deadline:
+                time.sleep(0.01)
         self._close_devices()
 
     def _close_devices(self) -> None:
