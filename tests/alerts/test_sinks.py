@@ -73,7 +73,8 @@ def test_gpio_pulse_is_on_for_the_configured_time(mock_pins):
     assert sink.is_on
     sink.close()  # lets the pulse finish
     ((t_on, t_off),) = high_intervals(mock_pins.pin(17))
-    assert t_off - t_on == pytest.approx(0.3, abs=0.05)
+    # timers fire late under load, never early: a tight floor, a loose ceiling
+    assert 0.29 <= t_off - t_on <= 0.3 + 0.4
 
 
 def test_gpio_hold_active_low_follows_the_event(mock_pins):
