@@ -2,9 +2,10 @@
 float Keras model, on the validation split, scored with the same pycocotools wrapper.
 
 Both paths share the letterbox, normalization, decoder and NMS of ``edge``: the Keras side
-feeds the record's preprocessing (``calibration.model_input``) to the model and decodes
-with ``edge.decoders``; the TFLite side is ``edge.detector.Detector``, i.e. what the device
-runs. A per-tensor comparison on a few images localizes where error enters.
+is ``train.keras_detector.KerasDetector`` (the one Keras runner: training's val mAP and
+``edge eval`` on Keras models use it too), the TFLite side is ``edge.detector.Detector``,
+i.e. what the device runs; both score at ``edge eval``'s operating point. A per-tensor
+comparison on a few images localizes where error enters.
 """
 
 from __future__ import annotations
@@ -15,64 +16,27 @@ from typing import Any
 
 import numpy as np
 
-from convert.calibration import model_input
-from edge.core.boxes import Detections
-from edge.core.letterbox import resize_for_model
-from edge.core.metadata import ModelMetadata, SsdDecoderSpec, YoloDecoderSpec
-from edge.core.nms import nms
+from edge.core.metadata import ModelMetadata
+from edge.evaluation.cli import EVAL_MAX_DETECTIONS, EVAL_SCORE
+from train.keras_detector import KerasDetector
 
-EVAL_SCORE = 0.01  # low, as mAP needs the whole PR curve; fused SSDs are built with this floor
-EVAL_MAX_DETECTIONS = 100
+__all__ = ["EVAL_MAX_DETECTIONS", "EVAL_SCORE", "KerasDetector", "ParityReport", "TensorDiff",
+           "compare_tensors", "eval_keras_detector", "load_validation", "run_parity"]
 
 
-def _named(model: Any, out: Any) -> dict[str, np.ndarray]:
+def eval_keras_detector(keras_model: Any, trained: ModelMetadata) -> KerasDetector:
+    """The float model at the evaluation operating point (what parity scores)."""
+    return KerasDetector(keras_model, trained, score=EVAL_SCORE, max_detections=EVAL_MAX_DETECTIONS)
+
+
+def raw_outputs(kd: KerasDetector, image_bgr: np.ndarray) -> dict[str, np.ndarray]:
+    """The float model's raw heads for one frame, by output name, batch axis kept."""
+    x, _ = kd.preprocess(image_bgr)
+    out = kd.model(x[None], training=False)
     if isinstance(out, dict):
         return {k: np.asarray(v) for k, v in out.items()}
     outs = out if isinstance(out, (list, tuple)) else [out]
-    return {n: np.asarray(v) for n, v in zip(model.output_names, outs)}
-
-
-class KerasDetector:
-    """The float model through the device's preprocessing, decoder and NMS."""
-
-    def __init__(self, model: Any, md: ModelMetadata, score: float = EVAL_SCORE,
-                 iou: float | None = None, max_detections: int = EVAL_MAX_DETECTIONS) -> None:
-        self.model, self.md = model, md
-        self.score, self.max_detections = score, max_detections
-        self.iou = md.thresholds.iou if iou is None else iou
-        spec = md.decoder
-        if isinstance(spec, SsdDecoderSpec):
-            from edge.decoders.ssd import anchors_for
-
-            self._anchors = anchors_for(spec)
-
-    def raw(self, image_bgr: np.ndarray) -> dict[str, np.ndarray]:
-        x = model_input(image_bgr, self.md.input)[None]
-        return _named(self.model, self.model(x, training=False))
-
-    def decode(self, outputs: dict[str, np.ndarray]) -> Detections:
-        spec = self.md.decoder
-        if isinstance(spec, SsdDecoderSpec):
-            from edge.decoders.ssd import decode_ssd
-
-            return decode_ssd(outputs[spec.boxes_output or "boxes"][0],
-                              outputs[spec.scores_output or "scores"][0],
-                              self._anchors, spec, self.score)
-        if isinstance(spec, YoloDecoderSpec):
-            from edge.decoders.yolo import decode_yolo_grid
-
-            ordered = [outputs[n] for n in self.model.output_names]
-            return decode_yolo_grid(ordered, spec, len(self.md.labels),
-                                    tuple(self.md.input.size_wh), self.score)
-        raise ValueError(f"no Keras decoder for {spec.type!r}")
-
-    def detect(self, image_bgr: np.ndarray) -> Detections:
-        """Detections normalized to ``image_bgr`` (same contract as Detector.detect)."""
-        s = self.md.input
-        _, tf = resize_for_model(image_bgr, tuple(s.size_wh), s.resize, s.pad_value, s.interpolation)
-        dets = nms(self.decode(self.raw(image_bgr)), self.iou, True, self.max_detections)
-        return Detections(np.clip(tf.to_frame(dets.xyxy), 0.0, 1.0), dets.scores, dets.class_ids,
-                          tuple(self.md.labels))
+    return {n: np.asarray(v) for n, v in zip(kd.model.output_names, outs)}
 
 
 @dataclass
@@ -102,13 +66,13 @@ def compare_tensors(keras_det: KerasDetector, tflite_path: Path,
     backend = det.backend
     if head is not None:  # the heads are intermediates: keep them readable
         backend = TfliteBackend(tflite_path, preserve_all_tensors=True,
-                                normalization=keras_det.md.input.normalization)
+                                normalization=keras_det.metadata.input.normalization)
     acc: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     from edge.decoders.auto import output_positions
 
     pos = output_positions(backend)
     for img in images:
-        ref = keras_det.raw(img)
+        ref = raw_outputs(keras_det, img)
         x, _ = det.preprocess(img)
         outs = backend.invoke(x)
         for name, want in ref.items():
@@ -202,7 +166,7 @@ def run_parity(keras_model: Any, trained: ModelMetadata, tflite_path: Path, data
     from edge.evaluation import evaluate_detector
     from edge.evaluation.evaluate import read_bgr
 
-    kd = KerasDetector(keras_model, trained)
+    kd = eval_keras_detector(keras_model, trained)
     td = Detector.load(tflite_path, score=EVAL_SCORE, max_detections=EVAL_MAX_DETECTIONS)
     ref = evaluate_detector(kd.detect, dataset, progress)
     got = evaluate_detector(td.detect, dataset, progress)

@@ -33,3 +33,7 @@ def ssd_dir(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def yolo_dir(shared_data: Path) -> Path:
     return shared_data / "yolov5n_coco"
+
+
+# one set of CI-trained tiny models for the whole suite (tests/shared_models.py)
+from tests.shared_models import tiny_dataset, tiny_runs, tiny_tflite  # noqa: E402, F401

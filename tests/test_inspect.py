@@ -38,21 +38,12 @@ def test_missing_file_names_it(tmp_path):
 
 
 @pytest.mark.slow
-def test_our_model_prints_contract(tmp_path):
-    """A tiny model converted and tagged here (no training needed to check the record)."""
-    import keras
-
-    from convert.metadata_writer import contract_for, embed_metadata
-    from convert.tflite import convert_keras
-    from tests.convert.tiny_models import build_ssd, metadata
-
-    md = metadata("ssd")
-    data = convert_keras(build_ssd(keras), "fp16")
-    path = tmp_path / "ours.tflite"
-    path.write_bytes(embed_metadata(data, contract_for(md, data, "fp16")))
+def test_our_model_prints_contract(tiny_tflite):
+    """The suite's CI-trained SSD, converted by `edge convert`'s pipeline (tests/shared_models.py)."""
+    path = tiny_tflite["ssd-fp32"]
     out = _inspect(path)
     assert "model contract (edge.model_contract)" in out
-    assert '"red", "green", "blue"' in out and '"quantization": "fp16"' in out
+    assert '"square", "circle", "triangle"' in out and '"quantization": "fp32"' in out
     assert '"type": "ssd"' in out and "serving_default_image:0" in out
     res = CliRunner().invoke(cli, ["inspect", "--json", str(path)], catch_exceptions=False)
     assert '"labels"' in res.output

@@ -12,19 +12,30 @@ import click
 
 from edge.evaluation.datasets.types import ON_ERROR
 
+# The operating point every mAP in this project is scored at: `edge eval`, `edge profile`
+# and `edge convert`'s parity check use these, so their figures for one file agree.
+EVAL_SCORE = 0.01  # low, as mAP needs the whole PR curve
+EVAL_MAX_DETECTIONS = 100
+EVAL_SPLITS = ("val", "valid", "test", "all", "train")  # the first one a dataset has is scored
+
+
+def default_eval_split(splits: list[str]) -> str | None:
+    """The split ``edge eval`` and ``edge profile`` score when none is given."""
+    return next((s for s in EVAL_SPLITS if s in splits), None)
+
 
 def _detector(model: Path, score: float, iou: float | None, labels: list[str]):
     if model.suffix == ".tflite":
         from edge.detector import Detector
 
-        return Detector.load(model, score=score, iou=iou, max_detections=100), "tflite"
+        return Detector.load(model, score=score, iou=iou, max_detections=EVAL_MAX_DETECTIONS), "tflite"
     if model.is_dir() or model.suffix == ".keras":
         try:
             from train.keras_detector import KerasDetector
         except ImportError as e:
             raise click.ClickException(f"{model}: Keras models need TensorFlow "
                                        f"(pip install 'edge-detect[train]'): {e}") from e
-        return KerasDetector.load(model, score=score, iou=iou, max_detections=100), "keras"
+        return KerasDetector.load(model, score=score, iou=iou, max_detections=EVAL_MAX_DETECTIONS), "keras"
     raise click.ClickException(f"--model {model}: expected a .tflite file, a .keras file or a run folder")
 
 
@@ -32,12 +43,13 @@ def _detector(model: Path, score: float, iou: float | None, labels: list[str]):
 @click.option("--model", required=True, type=click.Path(path_type=Path, exists=True),
               help=".tflite, model.keras, or a training run folder.")
 @click.option("--data", required=True, type=click.Path(path_type=Path, exists=True), help="Dataset folder.")
-@click.option("--split", default=None, help="Split to score (default: val/valid/test, else all).")
+@click.option("--split", default=None, help="Split to score (default: the first of "
+              f"{'/'.join(EVAL_SPLITS)} the dataset has).")
 @click.option("--format", "fmt", type=click.Choice(["yolo", "voc", "coco"]), default=None)
 @click.option("--names", default=None, help="Class names file or a,b,c (YOLO without data.yaml); "
               "default: the model's labels.")
 @click.option("--on-error", type=click.Choice(ON_ERROR), default="skip", show_default=True)
-@click.option("--score", type=float, default=0.01, show_default=True,
+@click.option("--score", type=float, default=EVAL_SCORE, show_default=True,
               help="Score threshold (low, so the PR curve is complete).")
 @click.option("--iou", type=float, default=None, help="NMS IoU (default: the model's).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
@@ -51,7 +63,7 @@ def eval_command(model: Path, data: Path, split: str | None, fmt: str | None, na
 
     try:
         splits = available_splits(data, fmt)
-        split = split or next((s for s in ("val", "test", "all", "train") if s in splits), None)
+        split = split or default_eval_split(splits)
         if split is None:
             raise ValueError(f"{data}: no split to evaluate among {splits}; pass --split")
         det, kind = _detector(model, score, iou, [])

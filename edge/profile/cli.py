@@ -49,11 +49,12 @@ def _aliases(ctx, param, value: tuple[str, ...]) -> dict[str, str]:
 
 
 def load_eval_split(data: Path, split: str | None, names: str | None, max_images: int | None):
+    from edge.evaluation.cli import default_eval_split
     from edge.evaluation.datasets.load import available_splits, load_split
 
-    if split is None:
+    if split is None:  # the split `edge eval` would score
         have = available_splits(data)
-        split = next((s for s in ("val", "valid", "test", "all") if s in have), have[0] if have else "all")
+        split = default_eval_split(have) or (have[0] if have else "all")
     ds = load_split(data, split, names=names)
     if max_images is not None and len(ds) > max_images:
         import numpy as np

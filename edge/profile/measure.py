@@ -13,11 +13,10 @@ import numpy as np
 from edge.core.boxes import Detections
 from edge.detector import Detector
 
-log = logging.getLogger(__name__)
-
 # edge eval and edge profile score at the same operating point, so their mAPs agree
-EVAL_SCORE = 0.01
-EVAL_MAX_DETECTIONS = 100
+from edge.evaluation.cli import EVAL_MAX_DETECTIONS, EVAL_SCORE
+
+log = logging.getLogger(__name__)
 
 
 @dataclass

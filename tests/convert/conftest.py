@@ -1,6 +1,6 @@
-"""Session fixtures: two tiny detectors trained here on synthetic squares, a YOLO-format
-dataset of synthetic images (train = calibration, valid = parity), and a helper that runs
-``edge convert`` through the real CLI."""
+"""Helpers for the conversion tests. The models and their converted variants are the
+suite's shared, CI-trained ones (tests/shared_models.py: ``tiny_dataset``, ``tiny_runs``,
+``tiny_tflite``)."""
 
 from __future__ import annotations
 
@@ -8,38 +8,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 from click.testing import CliRunner
-
-from tests.convert import tiny_models
-
-TRAIN_STEPS = 250
-
-
-@pytest.fixture(scope="session")
-def synth_dataset(tmp_path_factory) -> Path:
-    """root/train/images (calibration), root/valid/images + labels (parity), YOLO txt."""
-    root = tmp_path_factory.mktemp("synth_data")
-    for split, n, seed in (("train", 24, 11), ("valid", 16, 12)):
-        items = tiny_models.write_images(root / split / "images", n, seed)
-        labels = root / split / "labels"
-        labels.mkdir(parents=True)
-        for path, xyxy, ids in items:
-            rows = [f"{c} {(b[0] + b[2]) / 2:.6f} {(b[1] + b[3]) / 2:.6f} {b[2] - b[0]:.6f} "
-                    f"{b[3] - b[1]:.6f}" for b, c in zip(xyxy, ids)]
-            (labels / (path.stem + ".txt")).write_text("\n".join(rows) + "\n")
-    (root / "classes.txt").write_text("\n".join(tiny_models.LABELS) + "\n")
-    return root
-
-
-@pytest.fixture(scope="session")
-def ssd_run(tmp_path_factory) -> Path:
-    return tiny_models.make_run(tmp_path_factory.mktemp("runs") / "ssd", "ssd", TRAIN_STEPS)
-
-
-@pytest.fixture(scope="session")
-def yolo_run(tmp_path_factory) -> Path:
-    return tiny_models.make_run(tmp_path_factory.mktemp("runs") / "yolo", "yolo", TRAIN_STEPS)
 
 
 def edge_cli(*args: str):
@@ -49,40 +18,6 @@ def edge_cli(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-@pytest.fixture(scope="session")
-def converted(tmp_path_factory, ssd_run, yolo_run, synth_dataset):
-    """Convert each variant once per session: name -> path (conversions are the slow part)."""
-    out_dir = tmp_path_factory.mktemp("converted")
-    cache: dict[str, Path] = {}
-
-    def get(name: str) -> Path:
-        if name in cache:
-            return cache[name]
-        kind, quant, *rest = name.split("-")
-        run = ssd_run if kind == "ssd" else yolo_run
-        out = out_dir / f"{name}.tflite"
-        args = ["convert", "--model", str(run), "--quant", quant, "--out", str(out),
-                "--val-data", str(synth_dataset)]
-        if quant == "int8":
-            args += ["--calib-data", str(synth_dataset / "train" / "images"), "--calib-count", "24",
-                     "--max-drop", str(INT8_MAX_DROP)]
-        if "int8io" in rest:
-            args += ["--io", "int8"]
-        if "fused" in rest:
-            args += ["--fuse-postprocess"]
-        res = edge_cli(*args)
-        assert res.exit_code == 0, res.output
-        cache[name] = out
-        return out
-
-    return get
-
-
-# A 250-step model on 16 validation images: one missed square moves mAP@0.5 by ~0.03, so
-# the int8 gate here is looser than the product default (0.02, which the chess bench meets).
-INT8_MAX_DROP = 0.1
-
-
 def copy_run_without_metadata(run: Path, dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy(run / "model.keras", dest / "model.keras")
@@ -90,7 +25,12 @@ def copy_run_without_metadata(run: Path, dest: Path) -> Path:
 
 
 def matched(a, b, iou_min: float) -> tuple[int, int]:
-    """(matches of a's boxes in b with same class and IoU >= iou_min, len(a))."""
+    """(matches of a's boxes in b with same class and IoU >= iou_min, len(a)).
+
+    A box clipped to zero area at the image border (barely trained models predict some)
+    has no IoU with anything; it matches a box of the same class whose coordinates are all
+    within (1 - iou_min) / 10 of its own (0.01 of the image at IoU 0.9).
+    """
     from edge.core.boxes import iou_matrix
 
     if len(a) == 0:
@@ -99,4 +39,8 @@ def matched(a, b, iou_min: float) -> tuple[int, int]:
         return 0, len(a)
     iou = iou_matrix(a.xyxy, b.xyxy)
     same = a.class_ids[:, None] == b.class_ids[None, :]
-    return int(np.sum(np.max(np.where(same, iou, 0), axis=1) >= iou_min)), len(a)
+    flat_a = np.prod(a.xyxy[:, 2:] - a.xyxy[:, :2], axis=1) <= 0
+    flat_b = np.prod(b.xyxy[:, 2:] - b.xyxy[:, :2], axis=1) <= 0
+    close = np.abs(a.xyxy[:, None] - b.xyxy[None]).max(-1) <= (1 - iou_min) / 10
+    ok = same & ((iou >= iou_min) | ((flat_a[:, None] | flat_b[None, :]) & close))
+    return int(np.sum(ok.any(axis=1))), len(a)

@@ -8,68 +8,74 @@ import pytest
 
 from tests.convert.conftest import copy_run_without_metadata, edge_cli
 
-pytestmark = pytest.mark.slow  # needs the session-trained model
+pytestmark = pytest.mark.slow  # needs a session-trained model (tests/shared_models.py)
+
+
+@pytest.fixture
+def run(tiny_runs):
+    """Any trained run will do; the tiny-YOLO converts fastest (and fusion must refuse it)."""
+    return tiny_runs["tiny-yolo"]
 
 
 def _convert(run, out, *extra):
     return edge_cli("convert", "--model", str(run), "--out", str(out), "--no-parity", *extra)
 
 
-def test_missing_calibration_folder(ssd_run, tmp_path):
-    res = _convert(ssd_run, tmp_path / "m.tflite", "--quant", "int8", "--calib-data",
+def test_missing_calibration_folder(run, tmp_path):
+    res = _convert(run, tmp_path / "m.tflite", "--quant", "int8", "--calib-data",
                    str(tmp_path / "nope"))
     assert res.exit_code != 0
     assert "--calib-data" in res.output and "no such folder" in res.output
 
 
-def test_empty_calibration_folder(ssd_run, tmp_path):
+def test_empty_calibration_folder(run, tmp_path):
     (tmp_path / "empty").mkdir()
-    res = _convert(ssd_run, tmp_path / "m.tflite", "--quant", "int8", "--calib-data",
+    res = _convert(run, tmp_path / "m.tflite", "--quant", "int8", "--calib-data",
                    str(tmp_path / "empty"))
     assert res.exit_code != 0 and "no images found" in res.output
 
 
-def test_int8_without_calibration(ssd_run, tmp_path):
-    res = _convert(ssd_run, tmp_path / "m.tflite", "--quant", "int8")
+def test_int8_without_calibration(run, tmp_path):
+    res = _convert(run, tmp_path / "m.tflite", "--quant", "int8")
     assert res.exit_code != 0 and "--calib-data" in res.output
 
 
-def test_wrong_channel_count(ssd_run, tmp_path):
+def test_wrong_channel_count(run, tmp_path):
     folder = tmp_path / "gray"
     folder.mkdir()
     cv2.imwrite(str(folder / "a.png"), np.full((40, 50), 128, np.uint8))
-    res = _convert(ssd_run, tmp_path / "m.tflite", "--quant", "int8", "--calib-data", str(folder))
+    res = _convert(run, tmp_path / "m.tflite", "--quant", "int8", "--calib-data", str(folder))
     assert res.exit_code != 0
     assert "a.png" in res.output and "1 channel" in res.output and "expects 3" in res.output
 
 
-def test_keras_file_without_metadata(ssd_run, tmp_path):
-    bare = copy_run_without_metadata(ssd_run, tmp_path / "bare")
+def test_keras_file_without_metadata(run, tmp_path):
+    bare = copy_run_without_metadata(run, tmp_path / "bare")
     res = _convert(bare / "model.keras", tmp_path / "m.tflite", "--quant", "fp32")
     assert res.exit_code != 0
     assert "model.edge.json" in res.output and "model.keras" in res.output
 
 
-def test_output_in_missing_directory(ssd_run, tmp_path):
+def test_output_in_missing_directory(run, tmp_path):
     out = tmp_path / "no" / "such" / "m.tflite"
-    res = _convert(ssd_run, out, "--quant", "fp32")
+    res = _convert(run, out, "--quant", "fp32")
     assert res.exit_code != 0 and str(out.parent) in res.output and "does not exist" in res.output
 
 
-def test_io_type_needs_int8(ssd_run, tmp_path):
-    res = _convert(ssd_run, tmp_path / "m.tflite", "--quant", "fp16", "--io", "uint8")
+def test_io_type_needs_int8(run, tmp_path):
+    res = _convert(run, tmp_path / "m.tflite", "--quant", "fp16", "--io", "uint8")
     assert res.exit_code != 0 and "--io uint8 needs --quant int8" in res.output
 
 
-def test_fusion_needs_ssd(yolo_run, tmp_path):
-    res = _convert(yolo_run, tmp_path / "m.tflite", "--quant", "fp32", "--fuse-postprocess")
+def test_fusion_needs_ssd(run, tmp_path):
+    res = _convert(run, tmp_path / "m.tflite", "--quant", "fp32", "--fuse-postprocess")
     assert res.exit_code != 0 and "needs an SSD model" in res.output
 
 
-def test_parity_report_on_success(ssd_run, synth_dataset, tmp_path):
+def test_parity_report_on_success(run, tiny_dataset, tmp_path):
     out = tmp_path / "m.tflite"
-    res = edge_cli("convert", "--model", str(ssd_run), "--out", str(out), "--quant", "fp32",
-                   "--val-data", str(synth_dataset))
+    res = edge_cli("convert", "--model", str(run), "--out", str(out), "--quant", "fp32",
+                   "--val-data", str(tiny_dataset))
     assert res.exit_code == 0, res.output
     assert "mAP@0.5" in res.output and "PASS" in res.output and out.exists()
 

@@ -132,18 +132,18 @@ def test_without_compiler_says_how_to_install(monkeypatch):
 
 
 @pytest.mark.slow
-def test_precheck_float_unsupported_and_clean(converted, tmp_path, monkeypatch):
-    clean = precheck(converted("ssd-int8"))
+def test_precheck_float_unsupported_and_clean(tiny_tflite, tmp_path, monkeypatch):
+    clean = precheck(tiny_tflite["ssd-int8"])
     assert clean.ok, clean.text()
-    floaty = precheck(converted("ssd-fp32"))
+    floaty = precheck(tiny_tflite["ssd-fp32"])
     assert not floaty.ok and "float32" in floaty.text()
     unsupported = precheck(_int8_model_with_elu(tmp_path))
     assert any(i.op == "ELU" and "supported-op list" in i.reason for i in unsupported.issues)
     # the gate without a compiler falls back to the pre-check's prediction
     monkeypatch.setattr(edgetpu, "compiler_path", lambda: None)
-    gate = check_edgetpu(converted("ssd-int8"), min_tpu_ops=0.95)
+    gate = check_edgetpu(tiny_tflite["ssd-int8"], min_tpu_ops=0.95)
     assert gate.passed and "apt-get install edgetpu-compiler" in gate.text()
-    assert not check_edgetpu(converted("ssd-fp32"), min_tpu_ops=0.95).passed
+    assert not check_edgetpu(tiny_tflite["ssd-fp32"], min_tpu_ops=0.95).passed
 
 
 def _int8_model_with_elu(tmp_path: Path) -> Path:
