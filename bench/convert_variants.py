@@ -34,7 +34,7 @@ def main() -> None:
 
     from convert.calibration import load_calibration
     from convert.metadata_writer import contract_for, embed_metadata
-    from convert.parity import KerasDetector, load_validation
+    from convert.parity import eval_keras_detector, load_validation
     from convert.source import load_run
     from convert.tflite import convert_keras
     from edge.detector import Detector
@@ -50,7 +50,7 @@ def main() -> None:
 
     rows = []
     t0 = time.perf_counter()
-    ref = evaluate_detector(KerasDetector(run.model, md).detect, ds, progress=False)
+    ref = evaluate_detector(eval_keras_detector(run.model, md).detect, ds, progress=False)
     rows.append(("keras float", (a.run / "model.keras").stat().st_size, ref.map50, ref.map, None))
     calib = load_calibration(calib_dir, md.input, a.calib_count, progress=False)
     for quant in ("fp32", "fp16", "int8"):
