@@ -158,8 +158,12 @@ class Detector:
         else:
             dets = dets.sorted()[: s.max_detections]
         t2 = time.perf_counter()
-        out = Detections(np.clip(tf.to_frame(dets.xyxy), 0.0, 1.0), dets.scores,
-                         dets.class_ids, self._labels_tuple)
+        xyxy = np.clip(tf.to_frame(dets.xyxy), 0.0, 1.0)
+        # boxes that lay wholly in the letterbox padding clip to zero area: not objects
+        keep = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
+        if not keep.all():
+            xyxy, dets = xyxy[keep], dets[keep]
+        out = Detections(xyxy, dets.scores, dets.class_ids, self._labels_tuple)
         if timings is not None:
             timings["decode"] = (t1 - t0) * 1e3
             timings["nms"] = (t2 - t1) * 1e3

@@ -91,3 +91,19 @@ def test_foreign_models_have_no_edge_contract(ssd_dir):
 def test_edgetpu_delegate_absent_says_what_to_install(ssd_dir):
     with pytest.raises(RuntimeError, match="libedgetpu1-std"):
         TfliteBackend(ssd_dir / "ssd_mobilenet_v1_coco_quant.tflite", delegate="edgetpu")
+
+
+def test_boxes_in_the_letterbox_padding_are_dropped(yolo_dir):
+    """A box decoded wholly inside the padding clips to zero area in the frame: dropped."""
+    import cv2
+
+    from edge.detector import Detector
+
+    det = Detector.load(yolo_dir / "yolov5n-int8.tflite", labels=yolo_dir / "coco.yaml", score=0.25)
+    img = cv2.imread(str(yolo_dir / "zidane.jpg"))  # 1280x720: 140 px of padding top and bottom
+    _, tf = det.preprocess(img)
+    rows = np.zeros((1, 25200, 85), np.float32)
+    rows[0, 0, :6] = [0.5, 0.05, 0.2, 0.05, 0.9, 0.9]  # centred in the top padding band
+    rows[0, 1, :6] = [0.5, 0.5, 0.2, 0.2, 0.9, 0.9]  # in the picture
+    d = det.postprocess([rows], tf)
+    assert len(d) == 1 and np.all(d.xyxy[:, 2:] > d.xyxy[:, :2])
