@@ -38,6 +38,16 @@ class DetectorSettings:
     interpolation: str = "bilinear"
 
 
+def to_frame(dets: Detections, tf: FrameTransform, labels: tuple[str, ...] | None) -> Detections:
+    """Model-input detections -> the camera frame, clipped to it. Boxes that lay wholly in
+    the letterbox padding clip to zero area: they are not objects and are dropped."""
+    xyxy = np.clip(tf.to_frame(dets.xyxy), 0.0, 1.0)
+    keep = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
+    if not keep.all():
+        xyxy, dets = xyxy[keep], dets[keep]
+    return Detections(xyxy, dets.scores, dets.class_ids, labels)
+
+
 class Detector:
     """A loaded model plus everything needed to turn a BGR frame into Detections."""
 
@@ -158,12 +168,7 @@ class Detector:
         else:
             dets = dets.sorted()[: s.max_detections]
         t2 = time.perf_counter()
-        xyxy = np.clip(tf.to_frame(dets.xyxy), 0.0, 1.0)
-        # boxes that lay wholly in the letterbox padding clip to zero area: not objects
-        keep = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
-        if not keep.all():
-            xyxy, dets = xyxy[keep], dets[keep]
-        out = Detections(xyxy, dets.scores, dets.class_ids, self._labels_tuple)
+        out = to_frame(dets, tf, self._labels_tuple)
         if timings is not None:
             timings["decode"] = (t1 - t0) * 1e3
             timings["nms"] = (t2 - t1) * 1e3

@@ -17,6 +17,7 @@ from edge.core.metadata import ModelMetadata, SsdDecoderSpec, YoloDecoderSpec, s
 from edge.core.nms import nms
 from edge.decoders.ssd import anchors_for, decode_ssd
 from edge.decoders.yolo import decode_yolo_grid
+from edge.detector import to_frame
 
 
 class KerasDetector:
@@ -80,9 +81,7 @@ class KerasDetector:
         outs = [np.asarray(o) for o in (outs if isinstance(outs, (list, tuple)) else [outs])]
         result = []
         for i, (_, tf_) in enumerate(pre):
-            d = self.decode([o[i] for o in outs])
-            result.append(Detections(np.clip(tf_.to_frame(d.xyxy), 0, 1), d.scores, d.class_ids,
-                                     tuple(self.labels)))
+            result.append(to_frame(self.decode([o[i] for o in outs]), tf_, tuple(self.labels)))
         return result
 
     def detect(self, image_bgr: np.ndarray) -> Detections:
