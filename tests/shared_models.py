@@ -83,7 +83,7 @@ class LazyMap(Mapping):
         return self[key]
 
 
-def _limit_tf_threads() -> None:
+def limit_tf_threads() -> None:
     import tensorflow as tf
 
     try:
@@ -105,7 +105,7 @@ def train_tiny(arch: str, data: Path, out: Path) -> Path:
     """One run directory (model.keras + model.edge.json) trained by train.fit."""
     from train.fit import TrainConfig, train
 
-    _limit_tf_threads()
+    limit_tf_threads()
     cfg = TrainConfig(data=data, out=out, model=arch, input_size=INPUT_SIZE, augment=False,
                       verbose=0, seed=0, patience=100, **TRAIN[arch])
     train(cfg)

@@ -7,18 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.shared_models import limit_tf_threads
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _tf_threads() -> None:
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(2)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        pass  # already initialised by an earlier test module: keep its setting
+    limit_tf_threads()
 
 
 @pytest.fixture(scope="session")
