@@ -14,6 +14,7 @@ import numpy as np
 
 from edge.core.boxes import normalize_boxes, xywh_px_to_xyxy
 from edge.evaluation.datasets.types import (
+    SPLIT_ALIASES,
     Dataset,
     Issue,
     Sample,
@@ -21,8 +22,6 @@ from edge.evaluation.datasets.types import (
     check_on_error,
     finish,
 )
-
-SPLIT_ALIASES = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}
 
 
 def split_files(root: Path) -> dict[str, Path]:

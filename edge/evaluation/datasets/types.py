@@ -144,3 +144,5 @@ def image_size_wh(path: Path) -> tuple[int, int] | None:
 
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+# split names as Roboflow, Ultralytics and COCO exports spell them
+SPLIT_ALIASES = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}

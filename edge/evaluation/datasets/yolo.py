@@ -15,6 +15,7 @@ import numpy as np
 from edge.core.boxes import cxcywh_to_xyxy
 from edge.evaluation.datasets.types import (
     IMAGE_SUFFIXES,
+    SPLIT_ALIASES,
     Dataset,
     Issue,
     Sample,
@@ -23,8 +24,6 @@ from edge.evaluation.datasets.types import (
     finish,
     image_size_wh,
 )
-
-SPLIT_ALIASES = {"train": ("train",), "val": ("val", "valid", "validation"), "test": ("test",)}
 
 
 def _read_yaml(path: Path) -> dict:
