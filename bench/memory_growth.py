@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 import cv2
-import numpy as np
+from _memsource import MemorySource  # bench/ is on sys.path when run as a script
 
 from edge.detector import Detector
 from edge.outputs.jsonl import JsonlSink
@@ -25,30 +25,6 @@ def rss_mb() -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-class MemorySource:
-    """FrameSource over a fixed image (a stand-in for a camera; same interface)."""
-
-    is_live = False
-    fps = 30.0
-    name = "memory"
-
-    def __init__(self, image: np.ndarray, frames: int, on_frame) -> None:
-        self.image, self.frames, self.on_frame, self.i = image, frames, on_frame, 0
-
-    def open(self) -> None:
-        pass
-
-    def read(self):
-        if self.i >= self.frames:
-            return None
-        self.i += 1
-        self.on_frame(self.i)
-        return self.image.copy()
-
-    def close(self) -> None:
-        pass
 
 
 def main() -> None:

@@ -1,7 +1,11 @@
 """Pipeline FPS vs raw invoke() FPS, stage overheads, and NMS vs a plain Python loop.
 
 Everything is measured side by side in one run on this machine, same thread count.
-    python bench/runtime_fps.py [--threads 2] [--frames 300]
+    python bench/runtime_fps.py [--threads 1 2] [--frames 300] [--cv-threads N]
+
+Two pipeline rows per model: from the 1280x720 video file (the capture thread decodes it, on
+the same cores as invoke) and from the same frame held in memory (no decoder), so the
+decoder's share and the pipeline's own share of any gap can be told apart.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from _memsource import MemorySource  # bench/ is on sys.path when run as a script
 
 from edge.core.boxes import iou_matrix
 from edge.core.nms import nms_indices
@@ -88,13 +93,31 @@ def bench_nms(n: int) -> tuple[float, float]:
     return t_ours * 1e3, t_ref * 1e3
 
 
+def report(name: str, threads: int, label: str, raw: float, s: dict) -> None:
+    st = s["stages"]
+    overhead = st["preprocess"]["mean"] + st["decode"]["mean"] + st["nms"]["mean"]
+    print(f"\n{name}, {threads} thread(s), {label} source: raw invoke {raw:.1f} FPS | pipeline "
+          f"{s['fps']:.1f} FPS | ratio {s['fps'] / raw:.3f}")
+    print(f"  per frame (mean ms): preprocess {st['preprocess']['mean']:.2f}, invoke "
+          f"{st['invoke']['mean']:.2f}, decode {st['decode']['mean']:.2f}, nms "
+          f"{st['nms']['mean']:.2f}, capture wait {st['capture_wait']['mean']:.2f}")
+    print(f"  (preprocess+decode+NMS) / invoke = {overhead / st['invoke']['mean']:.3f}; "
+          f"capture-to-detections p50 {st['latency']['p50']:.1f} ms, "
+          f"p95 {st['latency']['p95']:.1f} ms")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--cv-threads", type=int, default=None,
+                    help="cv2.setNumThreads for resize (default: OpenCV's own choice)")
     args = ap.parse_args()
+    if args.cv_threads is not None:
+        cv2.setNumThreads(args.cv_threads)
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"1280x720 video source, {args.frames} frames; capture decodes on its own thread")
+        print(f"1280x720 source, {args.frames} frames; capture runs on its own thread; "
+              f"OpenCV threads {cv2.getNumThreads()}")
         for (name, (model, labels, image_path)), threads in (
                 (m, t) for m in MODELS.items() for t in args.threads):
             video = Path(tmp) / f"{name}.mp4"
@@ -103,18 +126,10 @@ def main() -> None:
             det = Detector.load(model, labels=labels, threads=threads)
             first = cv2.VideoCapture(str(video)).read()[1]
             raw = raw_invoke_fps(det, first, min(args.frames, 200))
-            p = Pipeline(det, open_source(video), [], PipelineOptions(stats_interval_s=1e9))
-            s = p.run()
-            st = s["stages"]
-            overhead = st["preprocess"]["mean"] + st["decode"]["mean"] + st["nms"]["mean"]
-            print(f"\n{name}, {threads} thread(s): raw invoke {raw:.1f} FPS | pipeline {s['fps']:.1f} FPS "
-                  f"| ratio {s['fps'] / raw:.3f}")
-            print(f"  per frame (mean ms): preprocess {st['preprocess']['mean']:.2f}, invoke "
-                  f"{st['invoke']['mean']:.2f}, decode {st['decode']['mean']:.2f}, nms "
-                  f"{st['nms']['mean']:.2f}, capture wait {st['capture_wait']['mean']:.2f}")
-            print(f"  (preprocess+decode+NMS) / invoke = {overhead / st['invoke']['mean']:.3f}; "
-                  f"capture-to-detections p50 {st['latency']['p50']:.1f} ms, "
-                  f"p95 {st['latency']['p95']:.1f} ms")
+            for label, source in (("video", open_source(video)),
+                                  ("memory", MemorySource(first, args.frames))):
+                s = Pipeline(det, source, [], PipelineOptions(stats_interval_s=1e9)).run()
+                report(name, threads, label, raw, s)
     print("\nNMS on detector-like candidates (jittered boxes around 20 objects):")
     for n in (100, 1000, 2000, 10000):
         ours, ref = bench_nms(n)
