@@ -1,11 +1,13 @@
 """Pipeline FPS vs raw invoke() FPS, stage overheads, and NMS vs a plain Python loop.
 
 Everything is measured side by side in one run on this machine, same thread count.
-    python bench/runtime_fps.py [--threads 1 2] [--frames 300] [--cv-threads N]
+    python bench/runtime_fps.py [--threads 1 2] [--frames 300] [--repeats 3] [--cv-threads N]
 
-Two pipeline rows per model: from the 1280x720 video file (the capture thread decodes it, on
-the same cores as invoke) and from the same frame held in memory (no decoder), so the
-decoder's share and the pipeline's own share of any gap can be told apart.
+Pipeline rows per model: from the 1280x720 video file (the capture thread decodes it, on the
+same cores as invoke) and from the same frame held in memory (no decoder), so the decoder's
+share and the pipeline's own share of any gap can be told apart; each with preprocessing on
+the capture thread (the default) and on the pipeline thread. Rows are interleaved and
+repeated, medians reported, because a shared VM drifts between runs.
 """
 
 from __future__ import annotations
@@ -93,30 +95,31 @@ def bench_nms(n: int) -> tuple[float, float]:
     return t_ours * 1e3, t_ref * 1e3
 
 
-def report(name: str, threads: int, label: str, raw: float, s: dict) -> None:
+def report(label: str, raw: float, fps: list[float], s: dict) -> None:
     st = s["stages"]
+    fps_med = float(np.median(fps))
     overhead = st["preprocess"]["mean"] + st["decode"]["mean"] + st["nms"]["mean"]
-    print(f"\n{name}, {threads} thread(s), {label} source: raw invoke {raw:.1f} FPS | pipeline "
-          f"{s['fps']:.1f} FPS | ratio {s['fps'] / raw:.3f}")
-    print(f"  per frame (mean ms): preprocess {st['preprocess']['mean']:.2f}, invoke "
+    print(f"  {label:<45} pipeline {fps_med:6.1f} FPS  ratio {fps_med / raw:.3f}  "
+          f"(runs: {', '.join(f'{f:.1f}' for f in fps)})")
+    print(f"  {'':<45} mean ms: preprocess {st['preprocess']['mean']:.2f}, invoke "
           f"{st['invoke']['mean']:.2f}, decode {st['decode']['mean']:.2f}, nms "
-          f"{st['nms']['mean']:.2f}, capture wait {st['capture_wait']['mean']:.2f}")
-    print(f"  (preprocess+decode+NMS) / invoke = {overhead / st['invoke']['mean']:.3f}; "
-          f"capture-to-detections p50 {st['latency']['p50']:.1f} ms, "
-          f"p95 {st['latency']['p95']:.1f} ms")
+          f"{st['nms']['mean']:.2f}; (pre+decode+NMS)/invoke {overhead / st['invoke']['mean']:.3f}; "
+          f"capture->detections p50 {st['latency']['p50']:.1f} p95 {st['latency']['p95']:.1f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--frames", type=int, default=300)
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="interleaved runs per row; the median is reported (a shared VM is noisy)")
     ap.add_argument("--cv-threads", type=int, default=None,
                     help="cv2.setNumThreads for resize (default: OpenCV's own choice)")
     args = ap.parse_args()
     if args.cv_threads is not None:
         cv2.setNumThreads(args.cv_threads)
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"1280x720 source, {args.frames} frames; capture runs on its own thread; "
+        print(f"1280x720 source, {args.frames} frames, median of {args.repeats} interleaved runs; "
               f"OpenCV threads {cv2.getNumThreads()}")
         for (name, (model, labels, image_path)), threads in (
                 (m, t) for m in MODELS.items() for t in args.threads):
@@ -125,11 +128,24 @@ def main() -> None:
                 make_video(video, cv2.imread(str(image_path)), args.frames)
             det = Detector.load(model, labels=labels, threads=threads)
             first = cv2.VideoCapture(str(video)).read()[1]
-            raw = raw_invoke_fps(det, first, min(args.frames, 200))
-            for label, source in (("video", open_source(video)),
-                                  ("memory", MemorySource(first, args.frames))):
-                s = Pipeline(det, source, [], PipelineOptions(stats_interval_s=1e9)).run()
-                report(name, threads, label, raw, s)
+            rows = [(src, on_capture) for src in ("video", "memory") for on_capture in (True, False)]
+            raws: list[float] = []
+            fps: dict[tuple, list[float]] = {r: [] for r in rows}
+            last: dict[tuple, dict] = {}
+            for _ in range(args.repeats):
+                raws.append(raw_invoke_fps(det, first, min(args.frames, 200)))
+                for src, on_capture in rows:
+                    source = open_source(video) if src == "video" else MemorySource(first, args.frames)
+                    opts = PipelineOptions(stats_interval_s=1e9, preprocess_on_capture=on_capture)
+                    last[(src, on_capture)] = Pipeline(det, source, [], opts).run()
+                    fps[(src, on_capture)].append(last[(src, on_capture)]["fps"])
+            raw = float(np.median(raws))
+            print(f"\n{name}, {threads} thread(s): raw invoke {raw:.1f} FPS "
+                  f"(runs: {', '.join(f'{r:.1f}' for r in raws)})")
+            for src, on_capture in rows:
+                where = "capture thread" if on_capture else "pipeline thread"
+                report(f"{src} source, preprocess on {where}", raw, fps[(src, on_capture)],
+                       last[(src, on_capture)])
     print("\nNMS on detector-like candidates (jittered boxes around 20 objects):")
     for n in (100, 1000, 2000, 10000):
         ours, ref = bench_nms(n)

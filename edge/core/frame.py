@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -18,6 +18,8 @@ class Frame:
     index: frame number within the source, from 0.
     t_capture: ``time.monotonic()`` when the frame was read (for latency).
     wall_time: ``time.time()`` at capture (for payload timestamps).
+    prepared: the model input made from ``image`` on the capture thread, when the pipeline
+        asked for that (``(input, FrameTransform)``), else None; ``prepare_ms`` is its cost.
     """
 
     image: np.ndarray
@@ -25,6 +27,8 @@ class Frame:
     t_capture: float
     wall_time: float
     source: str = ""
+    prepared: Any = None
+    prepare_ms: float = 0.0
 
     @property
     def size_wh(self) -> tuple[int, int]:

@@ -5,6 +5,8 @@ make the camera lag seconds behind, so an untaken frame is overwritten (and coun
 Finite sources (files, folders) hand over every frame: the reader waits for the
 pipeline, so nothing is skipped unless the pipeline's latency budget says so.
 A live source that drops is reopened with exponential backoff.
+With ``prepare`` the thread also makes the model input, so it overlaps the previous
+frame's invoke when a core is free for it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from edge.core.frame import Frame
 from edge.sources.base import FrameSource, SourceDisconnected, SourceError
@@ -43,8 +49,10 @@ class CaptureStats:
 
 class CaptureThread:
     def __init__(self, source: FrameSource, reconnect: ReconnectPolicy | None = None,
-                 latest_only: bool | None = None, max_frames: int | None = None) -> None:
+                 latest_only: bool | None = None, max_frames: int | None = None,
+                 prepare: Callable[[np.ndarray], Any] | None = None) -> None:
         self.source = source
+        self.prepare = prepare
         self.reconnect = reconnect or ReconnectPolicy()
         self.latest_only = source.is_live if latest_only is None else latest_only
         self.max_frames = max_frames
@@ -101,6 +109,16 @@ class CaptureThread:
             self._cond.notify_all()
         return True
 
+    def _prepare(self, image: np.ndarray) -> tuple[Any, float]:
+        if self.prepare is None:
+            return None, 0.0
+        t0 = time.monotonic()
+        try:
+            prepared = self.prepare(image)
+        except Exception:  # noqa: BLE001 - the pipeline thread redoes it and raises it there
+            return None, 0.0
+        return prepared, (time.monotonic() - t0) * 1e3
+
     def _finish(self, error: BaseException | None = None) -> None:
         with self._cond:
             self._ended = True
@@ -122,7 +140,9 @@ class CaptureThread:
                 if image is None:
                     log.info("%s: end of source after %d frames", self.source.name, index)
                     break
-                frame = Frame(image, index, time.monotonic(), time.time(), self.source.name)
+                t_capture, wall = time.monotonic(), time.time()
+                prepared, prepare_ms = self._prepare(image)
+                frame = Frame(image, index, t_capture, wall, self.source.name, prepared, prepare_ms)
                 index += 1
                 self.stats.captured += 1
                 if not self._put(frame):

@@ -133,3 +133,64 @@ def test_latency_budget_drops_stale_live_frames(ssd):
         server.stop()
     # every live frame is older than a 1 ns budget by the time it is taken: none processed
     assert s["frames"] == 0 and s["dropped_stale"] == 10
+
+
+class Collect:
+    def __init__(self):
+        self.results = []
+
+    def handle(self, result):
+        self.results.append(result)
+
+    def close(self):
+        pass
+
+
+def test_preprocess_on_capture_thread_gives_the_same_detections(ssd, ssd_dir, tmp_path):
+    video = tmp_path / "clip.mp4"
+    write_video(video, cv2.imread(str(ssd_dir / "cat.bmp")), n=12)
+    det = Detector.load(*ssd)
+    runs = {}
+    for on_capture in (True, False):
+        sink = Collect()
+        Pipeline(det, open_source(video), [sink],
+                 PipelineOptions(preprocess_on_capture=on_capture)).run()
+        runs[on_capture] = sink.results
+    assert len(runs[True]) == len(runs[False]) == 12
+    for a, b in zip(runs[True], runs[False], strict=True):
+        assert a.frame.prepared is not None and b.frame.prepared is None
+        assert a.timings_ms["preprocess"] > 0 and b.timings_ms["preprocess"] > 0
+        np.testing.assert_array_equal(a.detections.xyxy, b.detections.xyxy)
+        np.testing.assert_array_equal(a.detections.class_ids, b.detections.class_ids)
+        np.testing.assert_array_equal(a.detections.scores, b.detections.scores)
+    assert sum("cat" in r.detections.label_names for r in runs[True]) >= 10
+
+
+class GrayThenColour:
+    """Two frames: a (H, W) image preprocess must reject, then a normal one."""
+
+    is_live = False
+    fps = 10.0
+    name = "gray-then-colour"
+
+    def __init__(self, image):
+        self.frames = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), image]
+
+    def open(self):
+        pass
+
+    def read(self):
+        return self.frames.pop(0) if self.frames else None
+
+    def close(self):
+        pass
+
+
+def test_frame_that_preprocess_rejects_fails_loudly_with_capture_preprocessing(ssd, ssd_dir):
+    # the capture thread cannot make an input from it; the pipeline thread retries and the
+    # error reaches the caller with preprocess's own message, as without the overlap
+    det = Detector.load(*ssd)
+    p = Pipeline(det, GrayThenColour(cv2.imread(str(ssd_dir / "cat.bmp"))), [],
+                 PipelineOptions(preprocess_on_capture=True))
+    with pytest.raises(ValueError, match=r"expected a BGR image of shape \(H, W, 3\)"):
+        p.run()
