@@ -35,9 +35,10 @@ class PipelineOptions:
     stats_interval_s: float = 10.0
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
     frame_timeout_s: float | None = None
-    # the capture thread makes the model input, so it overlaps the previous frame's invoke
-    # instead of adding to every frame (docs/benchmarks.md: +4 to +11% FPS on 2 cores). A live
-    # frame that is overwritten before use was preprocessed for nothing: off saves that CPU.
+    # the capture thread makes the model input, so where a core is free the resize overlaps the
+    # previous frame's invoke instead of adding to every frame (on a 2-core VM the FPS effect
+    # was within noise, docs/benchmarks.md; a Pi's 720p resize costs a few ms). A live frame
+    # overwritten before use was preprocessed for nothing: False saves that CPU.
     preprocess_on_capture: bool = True
 
 
