@@ -94,13 +94,14 @@ class Pipeline:
                     self.stats.dropped_stale += 1
                     continue
                 if frame.prepared is not None:
-                    img, tf = frame.prepared
+                    (img, tf), pre_ms = frame.prepared, frame.prepare_ms
+                    t1 = time.monotonic()
                 else:
                     img, tf = det.preprocess(frame.image)
-                t1 = time.monotonic()
+                    t1 = time.monotonic()
+                    pre_ms = (t1 - t0) * 1e3
                 outputs = det.backend.invoke(img)
                 t2 = time.monotonic()
-                pre_ms = frame.prepare_ms if frame.prepared is not None else (t1 - t0) * 1e3
                 timings = {"capture_wait": (t0 - t_wait) * 1e3, "preprocess": pre_ms,
                            "invoke": (t2 - t1) * 1e3}
                 dets = det.postprocess(outputs, tf, timings)
