@@ -32,7 +32,7 @@ def main() -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(a.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    from edge.evaluation.datasets import load_splits
+    from edge.datasets import load_splits
     from train.augment import AugmentConfig
     from train.data import make_dataset
     from train.fit import TrainConfig, _anchor_setup, _build

@@ -141,7 +141,7 @@ class ParityReport:
 
 def load_validation(root: Path, labels: list[str], split: str | None = None):
     """The validation split of a dataset (YOLO/VOC/COCO, as edge.evaluation reads them)."""
-    from edge.evaluation.datasets.load import VAL_NAMES, available_splits, load_split
+    from edge.datasets.load import VAL_NAMES, available_splits, load_split
 
     root = Path(root)
     if not root.exists():

@@ -15,7 +15,7 @@ import numpy as np
 
 from edge.core.anchors import SsdAnchorSpec, ssd_anchors
 from edge.core.boxes import cxcywh_to_xyxy, iou_matrix
-from edge.evaluation.datasets.types import Dataset
+from edge.datasets.types import Dataset
 
 
 def letterboxed_wh(ds: Dataset, input_size: int) -> np.ndarray:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from edge.evaluation.datasets.types import ON_ERROR
+from edge.datasets.types import ON_ERROR
 
 
 @click.command("train")

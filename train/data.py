@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from edge.core.letterbox import letterbox
-from edge.evaluation.datasets.types import Dataset, Sample
+from edge.datasets.types import Dataset, Sample
 from train.augment import AugmentConfig, augment_batch
 
 Encoder = Callable[[list[np.ndarray], list[np.ndarray]], tuple[np.ndarray, ...]]

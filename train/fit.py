@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from edge.core.anchors import SsdAnchorSpec
 from edge.core.metadata import ModelMetadata
-from edge.evaluation.datasets import Dataset, load_splits, report_text
+from edge.datasets import Dataset, load_splits, report_text
 from edge.evaluation.evaluate import evaluate_predictions, read_bgr
 from train import anchors_kmeans as ak
 from train.augment import AugmentConfig

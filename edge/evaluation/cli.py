@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from edge.evaluation.datasets.types import ON_ERROR
+from edge.datasets.types import ON_ERROR
 
 # The operating point every mAP in this project is scored at: `edge eval`, `edge profile`
 # and `edge convert`'s parity check use these, so their figures for one file agree.
@@ -58,7 +58,7 @@ def _detector(model: Path, score: float, iou: float | None, labels: list[str]):
 def eval_command(model: Path, data: Path, split: str | None, fmt: str | None, names: str | None,
                  on_error: str, score: float, iou: float | None, out: Path | None, limit: int | None) -> None:
     """Score MODEL on DATA with pycocotools: mAP@[.5:.95], mAP@0.5, per-class AP, PR curves."""
-    from edge.evaluation.datasets import available_splits, load_split, report_text
+    from edge.datasets import available_splits, load_split, report_text
     from edge.evaluation.evaluate import evaluate_detector
 
     try:

@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 
 from edge.core.boxes import Detections, scale_boxes, xyxy_to_xywh_px
+from edge.datasets.types import Dataset
+from edge.datasets.writers import coco_dict
 from edge.evaluation.coco import CocoResult, evaluate_coco
-from edge.evaluation.datasets.types import Dataset
-from edge.evaluation.datasets.writers import coco_dict
 
 DetectFn = Callable[[np.ndarray], Detections]
 

@@ -49,8 +49,8 @@ def _aliases(ctx, param, value: tuple[str, ...]) -> dict[str, str]:
 
 
 def load_eval_split(data: Path, split: str | None, names: str | None, max_images: int | None):
+    from edge.datasets.load import available_splits, load_split
     from edge.evaluation.cli import default_eval_split
-    from edge.evaluation.datasets.load import available_splits, load_split
 
     if split is None:  # the split `edge eval` would score
         have = available_splits(data)

@@ -37,7 +37,7 @@ def test_no_detections_scores_zero(shared_data: Path) -> None:
 
 
 def test_evaluation_package_does_not_import_tensorflow() -> None:
-    code = ("import sys, edge.evaluation, edge.evaluation.cli, edge.evaluation.datasets, "
+    code = ("import sys, edge.evaluation, edge.evaluation.cli, edge.datasets, "
             "edge.evaluation.evaluate; print('tensorflow' in sys.modules or 'keras' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

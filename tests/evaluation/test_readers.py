@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.evaluation.datasets import DatasetError, load_split, load_splits, report_text
-from edge.evaluation.datasets.types import Dataset, Sample
-from edge.evaluation.datasets.writers import write_coco, write_voc, write_yolo
+from edge.datasets import DatasetError, load_split, load_splits, report_text
+from edge.datasets.types import Dataset, Sample
+from edge.datasets.writers import write_coco, write_voc, write_yolo
 
 
 def _small(tmp: Path) -> Dataset:

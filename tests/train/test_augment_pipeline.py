@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from edge.core.letterbox import letterbox
-from edge.evaluation.datasets import load_split
+from edge.datasets import load_split
 from train.augment import AugmentConfig, augment_batch
 from train.data import make_dataset
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 import pytest
 
-from edge.evaluation.datasets import load_splits
+from edge.datasets import load_splits
 from edge.evaluation.evaluate import evaluate_detector
 from train.fit import TrainConfig, train
 from train.keras_detector import KerasDetector

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.evaluation.datasets import coco, voc, yolo
-from edge.evaluation.datasets.types import Dataset, check_on_error
+from edge.datasets import coco, voc, yolo
+from edge.datasets.types import Dataset, check_on_error
 
 FORMATS = ("yolo", "voc", "coco")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.evaluation.datasets.types import (
+from edge.datasets.types import (
     Dataset,
     Issue,
     Sample,

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.core.boxes import normalize_boxes, xywh_px_to_xyxy
-from edge.evaluation.datasets.types import (
+from edge.datasets.types import (
     SPLIT_ALIASES,
     Dataset,
     Issue,

@@ -6,7 +6,7 @@ from collections import Counter
 
 import numpy as np
 
-from edge.evaluation.datasets.types import Dataset
+from edge.datasets.types import Dataset
 
 # box size = sqrt(area) as a fraction of the image's sqrt(area)
 SIZE_BINS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.4, 1.01)

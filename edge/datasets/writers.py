@@ -11,7 +11,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from edge.core.boxes import scale_boxes, xyxy_to_cxcywh, xyxy_to_xywh_px
-from edge.evaluation.datasets.types import Dataset
+from edge.datasets.types import Dataset
 
 
 def _copy(src: Path, dst: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.core.boxes import cxcywh_to_xyxy
-from edge.evaluation.datasets.types import (
+from edge.datasets.types import (
     IMAGE_SUFFIXES,
     SPLIT_ALIASES,
     Dataset,
