@@ -63,25 +63,19 @@ def compare_tensors(keras_det: KerasDetector, tflite_path: Path,
 
     det = Detector.load(tflite_path)
     head = find_postprocess_head(det.backend.file)
-    backend = det.backend
-    if head is not None:  # the heads are intermediates: keep them readable
-        backend = TfliteBackend(tflite_path, preserve_all_tensors=True,
-                                normalization=keras_det.metadata.input.normalization)
+    backend, pos = det.backend, det.backend.signature.positions()
+    if head is not None:  # the heads are intermediates: have the runner return them too
+        backend = TfliteBackend(tflite_path, extra_outputs=(head.boxes_tensor, head.scores_tensor))
+        n = len(backend.outputs)
+        pos = {"boxes": n, "scores": n + 1}
     acc: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    from edge.decoders.auto import output_positions
-
-    pos = output_positions(backend)
     for img in images:
         ref = raw_outputs(keras_det, img)
         x, _ = det.preprocess(img)
         outs = backend.invoke(x)
         for name, want in ref.items():
-            if head is not None:
-                t = {"boxes": head.boxes_tensor, "scores": head.scores_tensor}.get(name)
-                got = backend.tensor(t) if t is not None else None
-            else:
-                got = outs[pos[name]] if name in pos else None
-            if got is not None:
+            if name in pos:
+                got = outs[pos[name]]
                 acc.setdefault(name, []).append((want.reshape(-1), np.asarray(got, np.float32).reshape(-1)))
     diffs = []
     for name, pairs in acc.items():

@@ -1,33 +1,37 @@
-"""One model, ready to detect: preprocess -> invoke -> decode -> NMS -> camera frame.
+"""One model over any backend: model input -> invoke -> decode -> NMS -> camera frame.
 
-The pipeline runs these stages on a stream; ``Detector`` is the same path for one image
-(Python API, ``edge eval``, ``edge profile``), so every tool measures what the device runs.
+The pipeline calls ``detect_with_timings`` per frame; ``edge eval``, ``edge profile``,
+conversion parity and training's val mAP call ``detect`` / ``detect_batch`` on the same
+class (TFLite or Keras backend), so every tool measures what the device runs.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from edge.backends.tflite import TfliteBackend
+from edge.backends.base import Backend
 from edge.core.boxes import Detections
 from edge.core.labels import check_labels, label_offset_for, load_labels
-from edge.core.letterbox import INTERPOLATIONS, RESIZE_MODES, FrameTransform, resize_for_model
-from edge.core.metadata import ModelMetadata, read_metadata
+from edge.core.letterbox import INTERPOLATIONS, RESIZE_MODES, FrameTransform
+from edge.core.metadata import ModelMetadata, Normalization, read_metadata
+from edge.core.model_input import InputLayout, model_input
 from edge.core.nms import nms
 from edge.decoders.auto import DecoderChoice, choose_decoder
 from edge.decoders.base import Decoder
+from edge.decoders.names import DECODER_NAMES
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(frozen=True)
 class DetectorSettings:
+    """How a loaded model is run; read once, when the Detector is built."""
+
     score: float = 0.5
     iou: float = 0.5
     max_detections: int = 100
@@ -36,6 +40,32 @@ class DetectorSettings:
     pad_value: int = 114
     channel_order: str = "RGB"
     interpolation: str = "bilinear"
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """What a caller may choose when loading a model; None: the model's metadata, else a
+    default for its kind. Field names are the ``edge run`` flags' names."""
+
+    labels: str | Path | list[str] | None = None
+    threads: int | None = None
+    delegate: str = "cpu"
+    score: float | None = None
+    iou: float | None = None
+    max_detections: int | None = None
+    decoder: str | None = None
+    resize: str | None = None
+    interpolation: str | None = None
+    label_offset: int | None = None
+    class_agnostic: bool = False
+
+    def __post_init__(self) -> None:
+        if self.resize is not None and self.resize not in RESIZE_MODES:
+            raise ValueError(f"resize must be one of {RESIZE_MODES}, got {self.resize!r}")
+        if self.interpolation is not None and self.interpolation not in INTERPOLATIONS:
+            raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {self.interpolation!r}")
+        if self.decoder is not None and self.decoder not in DECODER_NAMES:
+            raise ValueError(f"--decoder must be one of {DECODER_NAMES}, got {self.decoder!r}")
 
 
 def to_frame(dets: Detections, tf: FrameTransform, labels: tuple[str, ...] | None) -> Detections:
@@ -48,12 +78,51 @@ def to_frame(dets: Detections, tf: FrameTransform, labels: tuple[str, ...] | Non
     return Detections(xyxy, dets.scores, dets.class_ids, labels)
 
 
+def _settings(md: ModelMetadata | None, decoder: Decoder, o: LoadOptions) -> DetectorSettings:
+    if md is not None:
+        s = DetectorSettings(md.thresholds.score, md.thresholds.iou, md.thresholds.max_detections,
+                             True, md.input.resize, md.input.pad_value, md.input.channel_order,
+                             md.input.interpolation)
+    elif decoder.name in ("postprocess", "ssd"):
+        s = DetectorSettings(resize="stretch")  # TF Object Detection API SSDs: stretched input
+    else:
+        # Ultralytics validates on INTER_AREA downscales; plain bilinear shifts YOLOv5
+        # scores by up to 0.1. ("antialias" reproduces the published figures exactly
+        # but costs ~6 ms per 720p frame on x86 against 0.3 ms for "area".)
+        s = DetectorSettings(interpolation="area")
+    chosen = {k: getattr(o, k) for k in ("resize", "interpolation", "score", "iou", "max_detections")}
+    return replace(s, class_aware=not o.class_agnostic, **{k: v for k, v in chosen.items() if v is not None})
+
+
+def _layout(backend: Backend, md: ModelMetadata | None, s: DetectorSettings) -> InputLayout:
+    spec = backend.signature.input
+    if md is not None:
+        norm: Normalization | None = md.input.normalization
+    else:
+        # Foreign models: quantized and uint8 inputs take raw pixels (their quantization
+        # encodes the normalization); float inputs take pixel / 255 (YOLO/Keras convention).
+        norm = None if spec.quantized or spec.dtype == np.uint8 else Normalization()
+    return InputLayout(backend.signature.input_wh, spec.shape[3], s.resize, s.pad_value,
+                       s.interpolation, s.channel_order, np.dtype(spec.dtype).name, spec.scale,
+                       spec.zero_point, norm)
+
+
+def _labels(labels: str | Path | list[str] | None, md: ModelMetadata | None,
+            source: str) -> tuple[list[str] | None, str]:
+    if isinstance(labels, (str, Path)):
+        return load_labels(labels), str(labels)
+    if labels is not None:
+        return list(labels), "labels"
+    return (list(md.labels) if md else None), f"{source} metadata"
+
+
 class Detector:
-    """A loaded model plus everything needed to turn a BGR frame into Detections."""
+    """A model behind any ``Backend`` plus everything needed to turn a BGR frame into
+    Detections normalized to that frame."""
 
     def __init__(
         self,
-        backend: TfliteBackend,
+        backend: Backend,
         choice: DecoderChoice,
         labels: list[str] | None,
         label_offset: int,
@@ -67,98 +136,66 @@ class Detector:
         self.label_offset = label_offset
         self.settings = settings
         self.metadata = metadata
+        self.layout = _layout(backend, metadata, settings)
         self._labels_tuple = tuple(labels[label_offset:]) if labels else None
 
     @classmethod
-    def load(
-        cls,
-        model_path: str | Path,
-        labels: str | Path | list[str] | None = None,
-        threads: int | None = None,
-        delegate: str = "cpu",
-        score: float | None = None,
-        iou: float | None = None,
-        max_detections: int | None = None,
-        decoder: str | None = None,
-        resize: str | None = None,
-        interpolation: str | None = None,
-        label_offset: int | None = None,
-        class_agnostic: bool = False,
-    ) -> Detector:
-        """Load a .tflite model; settings not given come from its metadata, else defaults."""
-        path = Path(model_path)
-        from edge.core.tflite_file import read_tflite
-
-        md = read_metadata(read_tflite(path))
-        norm = md.input.normalization if md else None
-        preserve = decoder == "ssd" and md is None  # raw head of a fused model
-        backend = TfliteBackend(path, threads=threads, delegate=delegate, normalization=norm,
-                                preserve_all_tensors=preserve)
-        choice, num_classes = choose_decoder(backend, md if decoder is None else None, decoder)
-        if isinstance(labels, (str, Path)):
-            label_list: list[str] | None = load_labels(labels)
-            where = str(labels)
-        elif labels is not None:
-            label_list, where = list(labels), "labels"
-        else:
-            label_list, where = (list(md.labels) if md else None), f"{path} metadata"
-        offset = label_offset if label_offset is not None else (
+    def from_backend(cls, backend: Backend, metadata: ModelMetadata | None,
+                     options: LoadOptions | None = None) -> Detector:
+        """Decoder, labels and settings for ``backend``: from ``options``, else the
+        metadata, else defaults for the recognised output layout."""
+        o = options or LoadOptions()
+        sig = backend.signature
+        choice, num_classes = choose_decoder(sig, metadata if o.decoder is None else None, o.decoder)
+        label_list, where = _labels(o.labels, metadata, sig.source)
+        offset = o.label_offset if o.label_offset is not None else (
             label_offset_for(label_list, num_classes) if label_list else 0)
         if label_list is not None:
             check_labels(label_list, num_classes, offset, where)
-        s = DetectorSettings()
-        if md is not None:
-            s = DetectorSettings(md.thresholds.score, md.thresholds.iou, md.thresholds.max_detections,
-                                 True, md.input.resize, md.input.pad_value, md.input.channel_order,
-                                 md.input.interpolation)
-        elif choice.decoder.name in ("postprocess", "ssd"):
-            s.resize = "stretch"  # TF Object Detection API SSDs are trained on stretched input
-        else:
-            # Ultralytics validates on INTER_AREA downscales; plain bilinear shifts YOLOv5
-            # scores by up to 0.1. ("antialias" reproduces the published figures exactly
-            # but costs ~6 ms per 720p frame on x86 against 0.3 ms for "area".)
-            s.interpolation = "area"
-        if resize is not None:
-            if resize not in RESIZE_MODES:
-                raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
-            s.resize = resize
-        if interpolation is not None:
-            if interpolation not in INTERPOLATIONS:
-                raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {interpolation!r}")
-            s.interpolation = interpolation
-        if score is not None:
-            s.score = score
-        if iou is not None:
-            s.iou = iou
-        if max_detections is not None:
-            s.max_detections = max_detections
-        s.class_aware = not class_agnostic
+        return cls(backend, choice, label_list, offset, _settings(metadata, choice.decoder, o), metadata)
+
+    @classmethod
+    def load(cls, model_path: str | Path, labels: str | Path | list[str] | None = None, *,
+             options: LoadOptions | None = None, **kwargs) -> Detector:
+        """Load a .tflite model. ``options`` (or its fields as keywords; ``labels`` may
+        also come second) override what the model's metadata says; what neither says
+        takes defaults."""
+        from edge.backends.tflite import TfliteBackend
+        from edge.core.tflite_file import read_tflite
+        from edge.decoders.ssd import find_postprocess_head
+
+        if options is not None and kwargs:
+            raise TypeError("give LoadOptions or keyword options, not both")
+        o = options or LoadOptions(**kwargs)
+        if labels is not None:
+            o = replace(o, labels=labels)
+        path = Path(model_path)
+        graph = read_tflite(path)
+        md = read_metadata(graph)
+        extra: tuple[int, ...] = ()
+        if o.decoder == "ssd" and md is None:  # decode the raw head under a fused op
+            head = find_postprocess_head(graph)
+            extra = (head.boxes_tensor, head.scores_tensor) if head else ()
+        backend = TfliteBackend(path, threads=o.threads, delegate=o.delegate, extra_outputs=extra)
+        det = cls.from_backend(backend, md, o)
         log.info("model %s: decoder %s (%s), input %dx%d %s, resize %s", path.name,
-                 choice.decoder.name, choice.how, *backend.input_wh,
-                 backend.input.dtype.name, s.resize)
-        return cls(backend, choice, label_list, offset, s, md)
+                 det.decoder.name, det.decoder_how, *det.input_wh, det.layout.dtype,
+                 det.settings.resize)
+        return det
 
     @property
     def input_wh(self) -> tuple[int, int]:
-        return self.backend.input_wh
+        return self.backend.signature.input_wh
 
     def preprocess(self, image_bgr: np.ndarray) -> tuple[np.ndarray, FrameTransform]:
-        """BGR frame -> model-sized uint8 image in the model's channel order + transform."""
-        if image_bgr is None or image_bgr.ndim != 3 or image_bgr.shape[2] != 3:
-            shape = None if image_bgr is None else image_bgr.shape
-            raise ValueError(f"expected a BGR image of shape (H, W, 3), got {shape}")
-        s = self.settings
-        img, tf = resize_for_model(image_bgr, self.input_wh, s.resize, s.pad_value, s.interpolation)
-        channels = self.backend.input.shape[3]
-        if channels == 1:
-            img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)[..., None]
-        elif s.channel_order == "RGB":
-            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-        return img, tf
+        """(H, W, 3) uint8 BGR frame -> (model tensor (h, w, C) in the input's dtype,
+        transform back to the frame). Safe to call from another thread (capture)."""
+        return model_input(image_bgr, self.layout)
 
     def postprocess(self, outputs: list[np.ndarray], tf: FrameTransform,
                     timings: dict[str, float] | None = None) -> Detections:
-        """Float outputs -> Detections normalized to the camera frame, labelled."""
+        """One image's float outputs (batch axis of 1 kept) -> Detections normalized to the
+        camera frame, labelled, by score. Adds "decode" and "nms" ms to ``timings``."""
         s = self.settings
         t0 = time.perf_counter()
         dets = self.decoder(outputs, s.score)
@@ -174,18 +211,41 @@ class Detector:
             timings["nms"] = (t2 - t1) * 1e3
         return out
 
-    def detect_with_timings(self, image_bgr: np.ndarray) -> tuple[Detections, dict[str, float]]:
+    def detect_with_timings(
+        self, image_bgr: np.ndarray,
+        prepared: tuple[np.ndarray, FrameTransform] | None = None,
+        preprocess_ms: float = 0.0,
+    ) -> tuple[Detections, dict[str, float]]:
+        """Detections for one frame and the ms each stage took ("preprocess", "invoke",
+        "decode", "nms"). ``prepared``: ``preprocess(image_bgr)`` already made elsewhere
+        (the capture thread), which took ``preprocess_ms``."""
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        img, tf = self.preprocess(image_bgr)
+        if prepared is None:
+            prepared = self.preprocess(image_bgr)
+            preprocess_ms = (time.perf_counter() - t0) * 1e3
+        tensor, tf = prepared
         t1 = time.perf_counter()
-        outputs = self.backend.invoke(img)
+        outputs = self.backend.invoke(tensor[None])
         t2 = time.perf_counter()
-        dets = self.postprocess(outputs, tf, timings)
-        timings["preprocess"] = (t1 - t0) * 1e3
+        timings["preprocess"] = preprocess_ms
         timings["invoke"] = (t2 - t1) * 1e3
-        return dets, timings
+        return self.postprocess(outputs, tf, timings), timings
 
     def detect(self, image_bgr: np.ndarray) -> Detections:
         """Detections for one BGR image, boxes normalized to that image, by score."""
         return self.detect_with_timings(image_bgr)[0]
+
+    def detect_batch(self, images_bgr: list[np.ndarray]) -> list[Detections]:
+        """``detect`` for several images; one invoke per batch when the backend takes
+        batches (``signature.max_batch``), else one per image."""
+        limit = self.backend.signature.max_batch
+        if limit == 1 or len(images_bgr) <= 1:
+            return [self.detect(im) for im in images_bgr]
+        step = limit or len(images_bgr)
+        result: list[Detections] = []
+        for start in range(0, len(images_bgr), step):
+            pre = [self.preprocess(im) for im in images_bgr[start:start + step]]
+            outs = self.backend.invoke(np.stack([p[0] for p in pre]))
+            result.extend(self.postprocess([o[i:i + 1] for o in outs], tf) for i, (_, tf) in enumerate(pre))
+        return result

@@ -93,19 +93,10 @@ class Pipeline:
                     dropped += 1
                     self.stats.dropped_stale += 1
                     continue
-                if frame.prepared is not None:
-                    (img, tf), pre_ms = frame.prepared, frame.prepare_ms
-                    t1 = time.monotonic()
-                else:
-                    img, tf = det.preprocess(frame.image)
-                    t1 = time.monotonic()
-                    pre_ms = (t1 - t0) * 1e3
-                outputs = det.backend.invoke(img)
-                t2 = time.monotonic()
-                timings = {"capture_wait": (t0 - t_wait) * 1e3, "preprocess": pre_ms,
-                           "invoke": (t2 - t1) * 1e3}
-                dets = det.postprocess(outputs, tf, timings)
+                # one detector call per frame; the capture thread may have made its input
+                dets, stage_ms = det.detect_with_timings(frame.image, frame.prepared, frame.prepare_ms)
                 t3 = time.monotonic()
+                timings = {"capture_wait": (t0 - t_wait) * 1e3, **stage_ms}
                 # outputs see capture->detections; "total" below adds their own cost
                 timings["latency"] = (t3 - frame.t_capture) * 1e3
                 result = FrameResult(frame, dets, timings, dropped)

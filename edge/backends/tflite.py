@@ -1,22 +1,23 @@
-"""A loaded ``.tflite`` model: input quantization in, dequantized outputs out, once, here.
+"""A loaded ``.tflite`` model behind the ``Backend`` interface (``edge.backends.base``).
 
-Implements the small ``Backend`` interface the pipeline uses:
-``invoke(tensor (H, W, 3) uint8 pixels in the model's channel order) -> list[np.ndarray]``
-(float32 outputs, batch dimension kept). Callers never see quantization.
+``invoke`` takes the model input already made by ``edge.core.model_input`` (in the
+input's dtype and quantization) and returns dequantized float32 outputs, batch axis kept.
+Callers never see output quantization.
 """
 
 from __future__ import annotations
 
 import logging
 import platform
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from edge.backends.base import Signature, TensorSpec, dequantize
 from edge.backends.runtime import interpreter_module
-from edge.core.metadata import Normalization
 from edge.core.tflite_file import ModelFileError, TfliteFile, read_tflite
+
+__all__ = ["DELEGATES", "EDGETPU_HINT", "TensorSpec", "TfliteBackend"]
 
 log = logging.getLogger(__name__)
 
@@ -29,20 +30,6 @@ EDGETPU_HINT = (
 )
 
 
-@dataclass(frozen=True)
-class TensorSpec:
-    index: int
-    name: str
-    shape: tuple[int, ...]
-    dtype: np.dtype
-    scale: float
-    zero_point: int
-
-    @property
-    def quantized(self) -> bool:
-        return self.scale != 0.0 and np.issubdtype(self.dtype, np.integer)
-
-
 def _spec(d: dict) -> TensorSpec:
     scale, zp = d.get("quantization", (0.0, 0))
     return TensorSpec(int(d["index"]), str(d["name"]), tuple(int(v) for v in d["shape"]),
@@ -50,15 +37,19 @@ def _spec(d: dict) -> TensorSpec:
 
 
 class TfliteBackend:
-    """One interpreter. Not thread-safe: one pipeline thread invokes it."""
+    """One interpreter. Not thread-safe: one pipeline thread invokes it.
+
+    extra_outputs: indices of intermediate tensors to return after the model's own outputs
+    (e.g. the raw SSD head under a fused post-process op); the interpreter then keeps all
+    tensors readable, which disables XNNPACK and costs speed.
+    """
 
     def __init__(
         self,
         model_path: str | Path,
         threads: int | None = None,
         delegate: str = "cpu",
-        normalization: Normalization | None = None,
-        preserve_all_tensors: bool = False,
+        extra_outputs: tuple[int, ...] = (),
     ) -> None:
         if delegate not in DELEGATES:
             raise ValueError(f"delegate must be one of {DELEGATES}, got {delegate!r}")
@@ -71,7 +62,7 @@ class TfliteBackend:
         kwargs: dict = {"model_path": str(self.path), "num_threads": threads}
         if delegates:
             kwargs["experimental_delegates"] = delegates
-        if preserve_all_tensors:
+        if extra_outputs:
             kwargs["experimental_preserve_all_tensors"] = True
             # XNNPACK fuses away intermediates; the reference kernels keep them readable
             resolver = getattr(mod, "OpResolverType", None)
@@ -93,7 +84,27 @@ class TfliteBackend:
             raise ModelFileError(f"{self.path}: input shape {self.input.shape} is not an "
                                  "image batch [1, H, W, 1|3]")
         self.outputs = [_spec(d) for d in self.interpreter.get_output_details()]
-        self._set_normalization(normalization)
+        details = {int(d["index"]): d for d in self.interpreter.get_tensor_details()}
+        missing = [i for i in extra_outputs if i not in details]
+        if missing:
+            raise ValueError(f"{self.path}: no tensors with index {missing}")
+        self.extra = [_spec(details[i]) for i in extra_outputs]
+        self.signature = Signature((self.input,), tuple(self.outputs + self.extra),
+                                   self._aliases(), self.file, str(self.path))
+
+    def _aliases(self) -> dict[str, int]:
+        """Signature-def output keys (how converters name outputs) -> output position."""
+        by_index = {s.index: i for i, s in enumerate(self.outputs)}
+        try:
+            sigs = self.interpreter._get_full_signature_list()  # noqa: SLF001 - only source
+        except AttributeError:
+            sigs = {}
+        out: dict[str, int] = {}
+        for sig in sigs.values():
+            for key, tensor_index in sig.get("outputs", {}).items():
+                if tensor_index in by_index:
+                    out.setdefault(key, by_index[tensor_index])
+        return out
 
     @staticmethod
     def _edgetpu(mod):
@@ -105,69 +116,25 @@ class TfliteBackend:
 
     @property
     def input_wh(self) -> tuple[int, int]:
-        return (self.input.shape[2], self.input.shape[1])
+        return self.signature.input_wh
 
-    def _set_normalization(self, norm: Normalization | None) -> None:
-        """Precompute pixel -> input-value mapping so the per-frame cost is one LUT or FMA."""
+    def prepare(self, tensor: np.ndarray) -> np.ndarray:
+        """Check a model input ((H, W, C) or (1, H, W, C) in the input's dtype) and give it
+        its batch axis."""
         spec = self.input
-        self._lut: np.ndarray | None = None  # (256, 3) pixel -> input value, per channel
-        self._channels = np.arange(3)
-        self._identity = False
-        if norm is None:
-            # Foreign models: quantized inputs take raw pixels (their quantization encodes
-            # the normalization); float inputs take pixel / 255 (YOLO/Keras convention).
-            norm = None if spec.quantized or spec.dtype == np.uint8 else Normalization()
-        if spec.dtype in (np.uint8, np.int8) and norm is None:
-            self._identity = spec.dtype == np.uint8
-            if spec.dtype == np.int8:  # same real value, shifted storage
-                self._lut = (np.arange(256) - 128).astype(np.int8)[:, None].repeat(3, 1)
-            return
-        mean = np.asarray(norm.mean, np.float64) if norm else np.zeros(3)
-        std = np.asarray(norm.std, np.float64) if norm else np.ones(3)
-        if spec.quantized:
-            real = (np.arange(256)[:, None] - mean) / std  # (256, 3)
-            q = np.round(real / spec.scale + spec.zero_point)
-            info = np.iinfo(spec.dtype)
-            lut = np.clip(q, info.min, info.max).astype(spec.dtype)
-            self._identity = spec.dtype == np.uint8 and np.array_equal(
-                lut, np.arange(256, dtype=np.uint8)[:, None].repeat(3, 1))
-            self._lut = None if self._identity else lut
-        else:
-            self._mul = (1.0 / std).astype(np.float32)
-            self._add = (-mean / std).astype(np.float32)
-
-    def prepare(self, image: np.ndarray) -> np.ndarray:
-        """(H, W, C) uint8 pixels -> (1, H, W, C) in the input's dtype and quantization."""
-        spec = self.input
-        if image.shape[:2] != (spec.shape[1], spec.shape[2]):
-            raise ValueError(f"input image is {image.shape[1]}x{image.shape[0]}, model "
+        batch = tensor[None] if tensor.ndim == 3 else tensor
+        if batch.ndim != 4 or batch.shape[1:3] != (spec.shape[1], spec.shape[2]):
+            raise ValueError(f"input image is {tensor.shape[-2]}x{tensor.shape[-3]}, model "
                              f"expects {spec.shape[2]}x{spec.shape[1]}")
-        if self._identity:
-            return image[None]
-        if self._lut is not None:
-            return self._lut[image, self._channels[: image.shape[2]]][None]
-        out = image.astype(np.float32) * self._mul[: image.shape[2]] + self._add[: image.shape[2]]
-        return out.astype(spec.dtype, copy=False)[None]
+        if batch.shape[0] != 1:
+            raise ValueError(f"{self.path.name} takes a batch of 1, got {batch.shape[0]}")
+        if batch.dtype != spec.dtype:
+            raise ValueError(f"input tensor is {batch.dtype}, model expects {spec.dtype} "
+                             "(make it with edge.core.model_input)")
+        return batch
 
-    def invoke(self, image: np.ndarray) -> list[np.ndarray]:
-        """Run the model on one (H, W, C) uint8 image; float32 outputs in model order."""
-        self.set_input(image)
+    def invoke(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Run the model on one input; float32 outputs in ``signature.outputs`` order."""
+        self.interpreter.set_tensor(self.input.index, self.prepare(batch))
         self.interpreter.invoke()
-        return self.get_outputs()
-
-    def set_input(self, image: np.ndarray) -> None:
-        self.interpreter.set_tensor(self.input.index, self.prepare(image))
-
-    def get_outputs(self) -> list[np.ndarray]:
-        return [self.dequantize(s, self.interpreter.get_tensor(s.index)) for s in self.outputs]
-
-    @staticmethod
-    def dequantize(spec: TensorSpec, arr: np.ndarray) -> np.ndarray:
-        if spec.quantized:
-            return (arr.astype(np.float32) - spec.zero_point) * np.float32(spec.scale)
-        return arr.astype(np.float32, copy=False)
-
-    def tensor(self, index: int) -> np.ndarray:
-        """Any tensor by index, dequantized (needs preserve_all_tensors for intermediates)."""
-        d = next(t for t in self.interpreter.get_tensor_details() if t["index"] == index)
-        return self.dequantize(_spec(d), self.interpreter.get_tensor(index))
+        return [dequantize(s, self.interpreter.get_tensor(s.index)) for s in self.signature.outputs]

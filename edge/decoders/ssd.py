@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge.backends.base import Signature
 from edge.core.anchors import BoxCoder, SsdAnchorSpec, anchors_from_yxhw, ssd_anchors
 from edge.core.boxes import Detections
 from edge.core.metadata import SsdDecoderSpec
@@ -128,15 +129,27 @@ def find_postprocess_head(model: TfliteFile) -> PostprocessHead | None:
 class FusedHeadSsdDecoder:
     """Decodes the raw head inside a fused model, bypassing its post-process op.
 
-    Needs a backend built with ``preserve_all_tensors=True`` (the head is an intermediate
-    tensor). Used to check our decoder against the op and to lift the op's fixed
-    ``max_detections``.
+    The head is an intermediate tensor: the runner returns it among its outputs
+    (``TfliteBackend(extra_outputs=(head.boxes_tensor, head.scores_tensor))``) and this
+    decoder reads it at ``boxes_index`` / ``scores_index``. Used to check our decoder
+    against the op and to lift the op's fixed ``max_detections``.
     """
 
-    backend: object  # TfliteBackend; typed loosely to keep this module backend-free
     head: PostprocessHead
+    boxes_index: int
+    scores_index: int
     name: str = "ssd"
     needs_nms: bool = True
+
+    @classmethod
+    def from_signature(cls, sig: Signature, head: PostprocessHead) -> FusedHeadSsdDecoder:
+        """Find the head's two tensors among the signature's outputs (by tensor index)."""
+        where = {s.index: i for i, s in enumerate(sig.outputs)}
+        if head.boxes_tensor not in where or head.scores_tensor not in where:
+            raise ValueError(f"{sig.source}: the raw SSD head (tensors {head.boxes_tensor}, "
+                             f"{head.scores_tensor}) is not among the runner's outputs; load it "
+                             "with extra_outputs=(head.boxes_tensor, head.scores_tensor)")
+        return cls(head, where[head.boxes_tensor], where[head.scores_tensor])
 
     @property
     def num_classes(self) -> int:
@@ -145,6 +158,5 @@ class FusedHeadSsdDecoder:
     def __call__(self, outputs: list[np.ndarray], score_threshold: float) -> Detections:
         spec = SsdDecoderSpec(box_scales_yxhw=self.head.scales_yxhw, score_activation="none",
                               background_class=self.head.background_class)
-        enc = self.backend.tensor(self.head.boxes_tensor)  # type: ignore[attr-defined]
-        scores = self.backend.tensor(self.head.scores_tensor)  # type: ignore[attr-defined]
-        return decode_ssd(enc, scores, self.head.anchors_cxcywh, spec, score_threshold)
+        return decode_ssd(outputs[self.boxes_index], outputs[self.scores_index],
+                          self.head.anchors_cxcywh, spec, score_threshold)
