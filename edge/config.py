@@ -1,35 +1,38 @@
 """The device YAML (``edge run --config``, ``firmware_configs/*.yaml``), validated once.
 
-Alert-related sections (mqtt, rules, gpio, snapshots, event_log, webhooks,
-home_assistant) come from ``edge.alerts.config.AlertsConfig``; this adds what the
-detector, camera and pipeline need. Relative paths resolve against the config's folder.
+``EdgeConfig`` holds what the detector, camera and pipeline need, plus one section per
+component: ``camera``, ``output`` and ``alerts`` (``edge.alerts.config.AlertsConfig``).
+The alert sections (mqtt, rules, gpio, snapshots, event_log, webhooks, home_assistant)
+are written at the top level of the YAML, as they always were; validation gathers them
+into ``cfg.alerts`` so ``build_alerts(cfg.alerts, cfg.device)`` sees them and nothing else.
+Relative paths resolve against the config's folder.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from edge.alerts.config import AlertsConfig
-from edge.yamlconf import load_yaml_model
+from edge.yamlconf import StrictModel, load_yaml_model, resolve_path
+
+ALERT_KEYS = tuple(AlertsConfig.model_fields)  # top-level YAML keys that belong to `alerts`
 
 
-class CameraConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class CameraConfig(StrictModel):
     size_wh: tuple[int, int] | None = Field(None, description="requested capture size (camera/picamera2)")
     fps: float | None = Field(None, gt=0, description="requested capture rate")
 
 
-class OutputConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OutputConfig(StrictModel):
     jsonl: str | None = Field(None, description="per-frame detections as JSON lines ('-' = stdout)")
     save: Path | None = Field(None, description="annotated video (.mp4/.avi) or image folder")
 
 
-class EdgeConfig(AlertsConfig):
-    model_config = ConfigDict(extra="forbid")
+class EdgeConfig(StrictModel):
+    yaml_inline: ClassVar[tuple[str, ...]] = ("alerts",)
 
     device: str = Field("edge", pattern=r"^[A-Za-z0-9_-]+$",
                         description="device name; used in MQTT topics (edge/<device>/...)")
@@ -46,14 +49,25 @@ class EdgeConfig(AlertsConfig):
     latency_budget_ms: float | None = Field(None, gt=0, description="capture-to-alert bound")
     stats_interval_s: float = Field(10.0, gt=0)
     output: OutputConfig = OutputConfig()
+    alerts: AlertsConfig = Field(AlertsConfig(), description="rules and sinks; their keys "
+                                 "(mqtt, rules, gpio, ...) are written at the top level")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_alerts(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data  # pydantic reports the wrong type
+        if "alerts" in data:
+            # not a YAML key: accepting it would give two spellings of one setting
+            raise ValueError("unknown key 'alerts': write the alert sections "
+                             f"({', '.join(ALERT_KEYS)}) at the top level")
+        rest = {k: v for k, v in data.items() if k not in ALERT_KEYS}
+        return {**rest, "alerts": {k: v for k, v in data.items() if k in ALERT_KEYS}}
 
     @field_validator("model", "labels")
     @classmethod
     def _resolve(cls, v: Path | None, info: ValidationInfo) -> Path | None:
-        base = (info.context or {}).get("config_dir")
-        if v is not None and base is not None and not v.is_absolute():
-            v = Path(base) / v
-        return v
+        return resolve_path(v, info)
 
 
 def load_config(path: str | Path) -> EdgeConfig:

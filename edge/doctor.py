@@ -9,9 +9,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import numpy as np
+
+if TYPE_CHECKING:
+    from edge.alerts.config import AlertsConfig
+    from edge.config import EdgeConfig
 
 OK, FAIL, WARN, SKIP = "ok", "FAIL", "warn", "skip"
 MIN_FREE_MB = 200
@@ -185,7 +190,7 @@ def check_disk(paths: list[Path]) -> list[Check]:
     return out
 
 
-def run_checks(cfg) -> list[Check]:
+def run_checks(cfg: EdgeConfig) -> list[Check]:
     """All checks for an EdgeConfig; every failure carries a fix."""
     checks = [_guard("interpreter", check_runtime)]
     checks.append(_guard("edge tpu", lambda: check_edgetpu(cfg.delegate == "edgetpu")))
@@ -208,15 +213,22 @@ def run_checks(cfg) -> list[Check]:
         checks.append(_guard("speed", lambda: check_speed(det, img, cfg.latency_budget_ms)))
     else:
         checks.append(Check("speed", SKIP, "no model loaded"))
-    if cfg.mqtt is not None:
-        checks.append(_guard("mqtt broker", lambda: check_broker(cfg.mqtt)))
+    return checks + alert_checks(cfg.alerts)
+
+
+def alert_checks(alerts: AlertsConfig) -> list[Check]:
+    """Broker reachable, GPIO pins drivable, alert folders writable."""
+    checks = []
+    if alerts.mqtt is not None:
+        checks.append(_guard("mqtt broker", lambda: check_broker(alerts.mqtt)))
     else:
         checks.append(Check("mqtt broker", SKIP, "no mqtt section"))
-    checks.append(_guard("gpio", lambda: check_gpio(cfg.gpio)) if cfg.gpio
+    checks.append(_guard("gpio", lambda: check_gpio(alerts.gpio)) if alerts.gpio
                   else Check("gpio", SKIP, "no gpio outputs configured"))
-    disk = [p for p in (cfg.snapshots.dir if cfg.snapshots else None,
-                        cfg.mqtt.queue_path if cfg.mqtt and cfg.mqtt.queue_path else None,
-                        cfg.event_log.path if cfg.event_log else None) if p is not None]
+    mqtt = alerts.mqtt
+    disk = [p for p in (alerts.snapshots.dir if alerts.snapshots else None,
+                        mqtt.queue_path if mqtt and mqtt.queue_path else None,
+                        alerts.event_log.path if alerts.event_log else None) if p is not None]
     checks.extend(check_disk([Path(p) for p in disk]) if disk else
                   [Check("disk", SKIP, "nothing written to disk")])
     return checks

@@ -1,14 +1,40 @@
-"""Load a YAML file into a pydantic model with errors that point at the line."""
+"""Load a YAML file into a pydantic model with errors that point at the line.
+
+Also the pieces every config model shares: ``StrictModel`` (the one ``extra="forbid"`` base,
+so a misspelt key is an error, never a silently ignored setting) and ``resolve_path``
+(relative paths follow the config file, not wherever edge was started).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base of every device-config section: unknown keys are errors.
+
+    ``yaml_inline`` names fields whose own keys are written at the top level of the YAML
+    (the model gathers them in a ``mode="before"`` validator); error locations drop the
+    field name so messages and line numbers point at what the user wrote.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    yaml_inline: ClassVar[tuple[str, ...]] = ()
+
+
+def resolve_path(v: Path | None, info: ValidationInfo) -> Path | None:
+    """``v`` joined to the validation context's ``config_dir`` (which ``load_yaml_model``
+    supplies) when relative; unchanged when absolute, None or validated without a file."""
+    base = (info.context or {}).get("config_dir")
+    if v is not None and base is not None and not Path(v).is_absolute():
+        return Path(base) / v
+    return v
 
 
 class ConfigError(ValueError):
@@ -31,6 +57,7 @@ def _line_index(node: yaml.Node, path: tuple = (), out: dict | None = None) -> d
 
 
 def load_yaml_model(path: str | Path, model: type[M]) -> M:
+    """Validate the YAML mapping in ``path`` as ``model``; ConfigError on any problem."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"config file not found: {p}")
@@ -46,13 +73,17 @@ def load_yaml_model(path: str | Path, model: type[M]) -> M:
     try:
         return model.model_validate(data, context={"config_dir": p.parent})
     except ValidationError as e:
-        raise ConfigError(format_errors(p, e, lines)) from None
+        raise ConfigError(format_errors(p, e, lines, getattr(model, "yaml_inline", ()))) from None
 
 
-def format_errors(p: Path, e: ValidationError, lines: dict[tuple, int]) -> str:
+def format_errors(p: Path, e: ValidationError, lines: dict[tuple, int],
+                  inline: tuple[str, ...] = ()) -> str:
+    """One ``file:line: field: problem`` line per error; ``inline``: see ``StrictModel``."""
     msgs = []
     for err in e.errors():
         loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x.startswith("function-")))
+        if loc and loc[0] in inline:
+            loc = loc[1:]
         line = None
         for n in range(len(loc), 0, -1):  # nearest ancestor that exists in the file
             line = lines.get(loc[:n])

@@ -14,18 +14,23 @@ __all__ = ["AlertManager", "AlertsConfig", "build_alerts"]
 
 
 def build_alerts(cfg: AlertsConfig, device: str) -> AlertManager | None:
-    """The AlertManager for ``cfg`` (a ResultSink with ``publish_stats``), or None when no
-    rules are configured. Sinks are created here, so a missing GPIO, an unwritable folder or
-    bad TLS files fail before the first frame; an unreachable broker does not (events queue).
+    """The AlertManager for ``cfg`` (the device config's ``alerts`` section; a ResultSink with
+    ``publish_stats``), or None when no rules are configured. Sinks are created here, so a
+    missing GPIO, an unwritable folder or bad TLS files fail before the first frame; an
+    unreachable broker does not (events queue).
     """
     from edge.alerts.dispatch import SinkRunner
     from edge.alerts.engine import RuleEngine
 
+    if not isinstance(cfg, AlertsConfig):
+        # transitional: callers that still pass the whole EdgeConfig get its alerts section
+        cfg = cfg.alerts
+    kinds = cfg.sink_kinds()
     if not cfg.rules:
-        if cfg.configured_sinks():
+        if kinds:
             log.warning("alert sinks are configured but there are no rules; no alerts will fire")
         return None
-    configured = cfg.configured_sinks()
+    configured = list(kinds)
     routes = {r.name: list(r.outputs) if r.outputs is not None else configured for r in cfg.rules}
     used = {name for names in routes.values() for name in names}
     runners: dict[str, SinkRunner] = {}
@@ -34,7 +39,7 @@ def build_alerts(cfg: AlertsConfig, device: str) -> AlertManager | None:
             if name not in used:
                 log.warning("alert sink %s is configured but no rule uses it", name)
                 continue
-            runners[name] = SinkRunner(name, _make_sink(cfg, name, device))
+            runners[name] = SinkRunner(name, kinds[name].make(cfg, name, device))
     except Exception:
         for r in runners.values():
             r.close(1.0)
@@ -42,26 +47,3 @@ def build_alerts(cfg: AlertsConfig, device: str) -> AlertManager | None:
     engines = [RuleEngine(rule, device) for rule in cfg.rules]
     return AlertManager(engines, runners, routes)
 
-
-def _make_sink(cfg: AlertsConfig, name: str, device: str):
-    if name == "mqtt":
-        from edge.alerts.sinks.mqtt import MqttSink
-
-        return MqttSink(cfg.mqtt, device, [r.name for r in cfg.rules], cfg.home_assistant)
-    if name == "event_log":
-        from edge.alerts.sinks.jsonl import EventLogSink
-
-        return EventLogSink(cfg.event_log)
-    if name == "snapshot":
-        from edge.alerts.sinks.snapshot import SnapshotSink
-
-        return SnapshotSink(cfg.snapshots)
-    if name in cfg.gpio:
-        from edge.alerts.sinks.gpio import GpioSink
-
-        return GpioSink(name, cfg.gpio[name])
-    if name in cfg.webhooks:
-        from edge.alerts.sinks.webhook import WebhookSink
-
-        return WebhookSink(name, cfg.webhooks[name])
-    raise ValueError(f"unknown alert sink {name!r}")

@@ -1,12 +1,13 @@
 """Alert configuration: rules and the sinks they feed, validated once at load time.
 
 ``AlertsConfig`` holds the alert sections of the device YAML; ``edge.config.EdgeConfig``
-inherits from it and adds device/model/source settings. Each sink receives only its own
-section. Paths may be relative: they resolve against the config file's folder (pydantic
-validation context ``{"config_dir": ...}``, which ``edge.yamlconf`` supplies).
+carries it as its ``alerts`` section (written at the top level of the YAML), so
+``build_alerts`` receives these sections and nothing else, and each sink only its own.
+Paths may be relative: they resolve against the config file's folder (pydantic validation
+context ``{"config_dir": ...}``, which ``edge.yamlconf`` supplies).
 
-Sink names (what ``rules[].outputs`` refers to): ``mqtt``, ``event_log``, ``snapshot``, plus
-every key under ``gpio:`` and ``webhooks:``.
+Sink names (what ``rules[].outputs`` refers to) come from the table in
+``edge.alerts.sinks.kinds``.
 """
 
 from __future__ import annotations
@@ -15,36 +16,18 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
-Phase = Literal["start", "update", "end"]
-FIXED_SINKS = ("mqtt", "event_log", "snapshot")
+from edge.alerts.events import Phase
+from edge.alerts.sinks.kinds import FIXED_SINKS, SINK_SECTIONS, SinkKind, configured_sinks_of
+from edge.yamlconf import StrictModel, resolve_path
+
 # BCM numbering on the 40-pin header of every Raspberry Pi since the B+
 BCM_PINS = range(0, 28)
 _NAME = r"^[A-Za-z0-9_-]+$"
 
 
-def _resolve(v: Path | None, info: ValidationInfo) -> Path | None:
-    """Relative paths are relative to the config file, not to wherever edge was started."""
-    base = (info.context or {}).get("config_dir")
-    if v is not None and base is not None and not Path(v).is_absolute():
-        return Path(base) / v
-    return v
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class TlsConfig(_Section):
+class TlsConfig(StrictModel):
     ca_certs: Path | None = Field(None, description="CA bundle (PEM) that signed the broker's "
                                   "certificate; default: the system trust store")
     certfile: Path | None = Field(None, description="client certificate (PEM) for mutual TLS")
@@ -54,7 +37,7 @@ class TlsConfig(_Section):
     @field_validator("ca_certs", "certfile", "keyfile")
     @classmethod
     def _exists(cls, v: Path | None, info: ValidationInfo) -> Path | None:
-        v = _resolve(v, info)
+        v = resolve_path(v, info)
         if v is not None and not v.is_file():
             raise ValueError(f"file not found: {v}")
         return v
@@ -66,7 +49,7 @@ class TlsConfig(_Section):
         return self
 
 
-class MqttConfig(_Section):
+class MqttConfig(StrictModel):
     host: str = Field(description="broker host name or IP")
     port: int = Field(1883, ge=1, le=65535, description="broker port (8883 is usual for TLS)")
     client_id: str | None = Field(None, description="MQTT client id; default edge-<device>")
@@ -100,7 +83,7 @@ class MqttConfig(_Section):
     @field_validator("queue_path")
     @classmethod
     def _queue(cls, v: Path | None, info: ValidationInfo) -> Path | None:
-        return _resolve(v, info)
+        return resolve_path(v, info)
 
     @model_validator(mode="after")
     def _backoff(self) -> MqttConfig:
@@ -110,7 +93,7 @@ class MqttConfig(_Section):
         return self
 
 
-class GpioButtonConfig(_Section):
+class GpioButtonConfig(StrictModel):
     pin: int = Field(description="BCM GPIO number of the acknowledge button")
     pull_up: bool = Field(True, description="button wired to ground (internal pull-up)")
     silence_s: float = Field(0.0, ge=0, description="after a press, ignore new events this long")
@@ -121,7 +104,7 @@ class GpioButtonConfig(_Section):
         return _check_pin(v)
 
 
-class GpioOutputConfig(_Section):
+class GpioOutputConfig(StrictModel):
     pin: int = Field(description="BCM GPIO number (0-27) driving the LED, buzzer or relay")
     active_high: bool = Field(True, description="false for active-low relay boards")
     mode: Literal["pulse", "hold"] = Field("pulse", description="pulse: on for `seconds` at each "
@@ -153,7 +136,7 @@ def _check_pin(v: int) -> int:
     return v
 
 
-class SnapshotConfig(_Section):
+class SnapshotConfig(StrictModel):
     dir: Path = Field(description="folder for snapshot JPEGs (created if missing)")
     keep: int = Field(500, ge=1, description="newest snapshot files kept; older ones deleted")
     full: bool = Field(True, description="save the whole frame with the box drawn")
@@ -165,7 +148,7 @@ class SnapshotConfig(_Section):
     @field_validator("dir")
     @classmethod
     def _dir(cls, v: Path, info: ValidationInfo) -> Path:
-        return _resolve(v, info)
+        return resolve_path(v, info)
 
     @model_validator(mode="after")
     def _something(self) -> SnapshotConfig:
@@ -174,7 +157,7 @@ class SnapshotConfig(_Section):
         return self
 
 
-class EventLogConfig(_Section):
+class EventLogConfig(StrictModel):
     path: Path = Field(description="JSON-lines file, one line per event message")
     max_mb: float = Field(10.0, gt=0, description="rotate when the file exceeds this size")
     backups: int = Field(5, ge=0, le=100, description="rotated files kept (path.1 ... path.N)")
@@ -182,10 +165,10 @@ class EventLogConfig(_Section):
     @field_validator("path")
     @classmethod
     def _path(cls, v: Path, info: ValidationInfo) -> Path:
-        return _resolve(v, info)
+        return resolve_path(v, info)
 
 
-class WebhookConfig(_Section):
+class WebhookConfig(StrictModel):
     url: str = Field(description="http(s) URL that receives each event as a JSON POST")
     headers: dict[str, str] = Field({}, description="extra request headers (e.g. Authorization)")
     timeout_s: float = Field(5.0, gt=0, le=120)
@@ -201,12 +184,12 @@ class WebhookConfig(_Section):
         return v
 
 
-class HomeAssistantConfig(_Section):
+class HomeAssistantConfig(StrictModel):
     discovery: bool = Field(True, description="publish MQTT discovery (one binary_sensor per rule)")
     discovery_prefix: str = Field("homeassistant", description="Home Assistant's discovery prefix")
 
 
-class RuleConfig(_Section):
+class RuleConfig(StrictModel):
     name: str = Field(pattern=_NAME, description="unique rule name (used in topics and entity ids)")
     labels: list[str] = Field(min_length=1, description="labels that trigger this rule")
     min_score: float = Field(0.5, ge=0, le=1, description="minimum detection score")
@@ -241,11 +224,9 @@ class RuleConfig(_Section):
         return v
 
 
-class AlertsConfig(BaseModel):
+class AlertsConfig(StrictModel):
     """The alert sections of the device config. Field order matters: ``rules`` is last so its
     validator can check ``outputs`` against the sinks validated before it."""
-
-    model_config = ConfigDict(extra="forbid")
 
     mqtt: MqttConfig | None = Field(None, description="MQTT broker for events, stats, snapshots")
     gpio: dict[str, GpioOutputConfig] = Field({}, description="name -> GPIO output (buzzer, LED, relay)")
@@ -262,7 +243,8 @@ class AlertsConfig(BaseModel):
             if not re.match(_NAME, name):
                 raise ValueError(f"sink name {name!r} may only use letters, digits, _ and -")
             if name in FIXED_SINKS:
-                raise ValueError(f"sink name {name!r} is reserved for the {name} section")
+                raise ValueError(f"sink name {name!r} is reserved for the {FIXED_SINKS[name]} "
+                                 "section")
         if info.field_name == "gpio":
             used: dict[int, str] = {}
             for name, out in v.items():
@@ -285,10 +267,9 @@ class AlertsConfig(BaseModel):
             if rule.name in seen:
                 raise ValueError(f"rules[{i}]: duplicate rule name {rule.name!r}")
             seen.add(rule.name)
-        sections = ("mqtt", "gpio", "snapshots", "event_log", "webhooks")
-        if not all(s in info.data for s in sections):
+        if not all(s in info.data for s in SINK_SECTIONS):
             return v  # a section failed validation and is reported already; don't pile on
-        known = configured_sinks_of(info.data)
+        known = list(configured_sinks_of(info.data))
         for i, rule in enumerate(v):
             for name in rule.outputs or []:
                 if name not in known:
@@ -305,18 +286,8 @@ class AlertsConfig(BaseModel):
 
     def configured_sinks(self) -> list[str]:
         """Names that ``rules[].outputs`` may use, in a stable order."""
-        return configured_sinks_of({k: getattr(self, k) for k in
-                                    ("mqtt", "gpio", "snapshots", "event_log", "webhooks")})
+        return list(self.sink_kinds())
 
-
-def configured_sinks_of(data: dict) -> list[str]:
-    names = []
-    if data.get("mqtt") is not None:
-        names.append("mqtt")
-    if data.get("event_log") is not None:
-        names.append("event_log")
-    if data.get("snapshots") is not None:
-        names.append("snapshot")
-    names += list(data.get("gpio") or {})
-    names += list(data.get("webhooks") or {})
-    return names
+    def sink_kinds(self) -> dict[str, SinkKind]:
+        """Configured sink name -> its row in ``edge.alerts.sinks.kinds.SINK_KINDS``."""
+        return configured_sinks_of({k: getattr(self, k) for k in SINK_SECTIONS})

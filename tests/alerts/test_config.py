@@ -46,10 +46,10 @@ def broken(**changes) -> dict:
 
 def test_issue_example_loads_and_relative_paths_follow_the_file(tmp_path):
     cfg = load(tmp_path, GOOD)
-    assert cfg.configured_sinks() == ["mqtt", "snapshot", "gpio_buzzer"]
-    assert cfg.mqtt.queue_path == tmp_path / "queue.db"
-    assert cfg.snapshots.dir == tmp_path / "snaps"
-    assert cfg.rules[0].zone_anchor == "bottom_center"
+    assert cfg.alerts.configured_sinks() == ["mqtt", "snapshot", "gpio_buzzer"]
+    assert cfg.alerts.mqtt.queue_path == tmp_path / "queue.db"
+    assert cfg.alerts.snapshots.dir == tmp_path / "snaps"
+    assert cfg.alerts.rules[0].zone_anchor == "bottom_center"
 
 
 @pytest.mark.parametrize("change, field, words", [
@@ -93,5 +93,5 @@ def test_shared_pins_and_reserved_names_rejected():
 
 def test_firmware_example_validates():
     cfg = load_config(REPO / "firmware_configs" / "pi4-buzzer-mqtt.yaml")
-    assert cfg.gpio["buzzer"].pin == 17 and cfg.mqtt.qos == 1
-    assert set(cfg.rules[0].outputs) <= set(cfg.configured_sinks())
+    assert cfg.alerts.gpio["buzzer"].pin == 17 and cfg.alerts.mqtt.qos == 1
+    assert set(cfg.alerts.rules[0].outputs) <= set(cfg.alerts.configured_sinks())
