@@ -3,15 +3,21 @@ domain errors into one-line messages. Workstation commands import TensorFlow laz
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from edge import __version__
+from edge.decoders.names import DECODER_NAMES
+
+if TYPE_CHECKING:
+    from edge.app import RunSettings
 
 # command name -> "module:attribute"; imported only when that command runs, so the device
 # (no TensorFlow) can use `edge run` and `edge --help` stays fast
@@ -85,8 +91,8 @@ def cli(verbose: int, quiet: bool) -> None:
 @click.option("--score", type=click.FloatRange(0, 1), help="Minimum score [default: metadata or 0.5].")
 @click.option("--iou", type=click.FloatRange(0, 1), help="NMS IoU threshold [default: metadata or 0.5].")
 @click.option("--max-detections", type=click.IntRange(1), help="Detections kept per frame.")
-@click.option("--decoder", type=click.Choice(["postprocess", "ssd", "yolov5", "yolov8", "end2end",
-              "yolo-grid"]), help="Override the output decoder (models without edge metadata).")
+@click.option("--decoder", type=click.Choice(DECODER_NAMES),
+              help="Override the output decoder (models without edge metadata).")
 @click.option("--resize", type=click.Choice(["letterbox", "stretch"]), help="Override resize mode.")
 @click.option("--interpolation", type=click.Choice(["bilinear", "area", "antialias"]),
               help="Override the resize filter.")
@@ -99,7 +105,7 @@ def cli(verbose: int, quiet: bool) -> None:
 @click.option("--max-frames", type=click.IntRange(1), help="Stop after N frames.")
 @click.option("--latency-budget", "latency_budget_ms", type=click.FloatRange(min=0, min_open=True),
               help="Capture-to-output bound in ms; stale live frames are dropped.")
-@click.option("--stats-interval", type=click.FloatRange(min=0, min_open=True),
+@click.option("--stats-interval", "stats_interval_s", type=click.FloatRange(min=0, min_open=True),
               help="Seconds between stats lines [default: 10].")
 def run_command(config_path: Path | None, **flags) -> None:
     """Detect objects in a camera, stream, video or images.
@@ -139,15 +145,20 @@ def run_command(config_path: Path | None, **flags) -> None:
             if flags["source"] is None:
                 raise click.UsageError("give --source (camera index, file, URL...) with --model")
             settings = RunSettings(model=flags["model"], source=flags["source"])
-        for key, value in flags.items():
-            if value is not None:
-                setattr(settings, key, value)
-        summary = run(settings)
+        summary = run(with_flags(settings, flags))
     except click.ClickException:
         raise
     except USER_ERRORS as e:
         raise click.ClickException(str(e)) from e
     click.echo("summary " + json.dumps(summary), err=True)
+
+
+def with_flags(settings: RunSettings, flags: dict[str, object]) -> RunSettings:
+    """``settings`` with every given flag (not None) put in the field of the same name.
+
+    Each flag's destination is a RunSettings field name, so a flag naming no field is a
+    TypeError here (a bug), never a stray attribute the run ignores."""
+    return dataclasses.replace(settings, **{k: v for k, v in flags.items() if v is not None})
 
 
 def main() -> None:

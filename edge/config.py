@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from edge.alerts.config import AlertsConfig
+from edge.decoders.names import DECODER_NAMES
 from edge.yamlconf import StrictModel, load_yaml_model, resolve_path
 
 ALERT_KEYS = tuple(AlertsConfig.model_fields)  # top-level YAML keys that belong to `alerts`
@@ -42,7 +43,7 @@ class EdgeConfig(StrictModel):
     camera: CameraConfig = CameraConfig()
     threads: int | None = Field(None, ge=1, le=64, description="interpreter CPU threads")
     delegate: Literal["cpu", "edgetpu"] = "cpu"
-    decoder: Literal["postprocess", "ssd", "yolov5", "yolov8", "end2end", "yolo-grid"] | None = None
+    decoder: Literal[DECODER_NAMES] | None = None  # type: ignore[valid-type]
     score: float | None = Field(None, ge=0, le=1, description="minimum detection score")
     iou: float | None = Field(None, ge=0, le=1, description="NMS IoU threshold")
     max_detections: int | None = Field(None, ge=1)

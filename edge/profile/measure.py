@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.core.boxes import Detections
-from edge.detector import Detector
+from edge.detector import Detector, LoadOptions
 
 # edge eval and edge profile score at the same operating point, so their mAPs agree
 from edge.evaluation.cli import EVAL_MAX_DETECTIONS, EVAL_SCORE
@@ -114,12 +114,13 @@ def measure_variant(spec: VariantSpec, dataset, aliases: dict[str, str] | None =
     try:
         res.size_mb = spec.model.stat().st_size / 2**20
         _reset_peak_rss()
-        det = Detector.load(spec.model, labels=labels, threads=spec.threads, delegate=spec.delegate,
-                            score=EVAL_SCORE, max_detections=EVAL_MAX_DETECTIONS)
+        det = Detector.load(spec.model, options=LoadOptions(
+            labels=labels, threads=spec.threads, delegate=spec.delegate, score=EVAL_SCORE,
+            max_detections=EVAL_MAX_DETECTIONS))
         res.input_wh = det.input_wh
         res.decoder = det.decoder.name
         res.quantization = (det.metadata.provenance.get("quantization", "") if det.metadata else "") \
-            or det.backend.input.dtype.name
+            or det.layout.dtype
         mapping = label_map(det.labels[det.label_offset:] if det.labels else None, dataset.labels, aliases)
         result = evaluate_detector(lambda img: remap(det.detect(img), mapping, dataset.labels),
                                    dataset, progress=progress)
