@@ -1,7 +1,7 @@
 """The tf.data input pipeline: decode -> letterbox -> cache -> shuffle -> batch -> augment +
 encode targets -> prefetch.
 
-Decoding and letterboxing call ``edge.core.letterbox`` itself (through ``tf.numpy_function``)
+Decoding and letterboxing call ``edge.core.model_input`` itself (through ``tf.numpy_function``)
 so training sees exactly the pixels the device will feed the model. The cache holds
 letterboxed uint8 images, so each epoch after the first only augments and encodes.
 Augmentation randomness comes from ``tf.data.Dataset.random`` (seeded, new per epoch), so
@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from edge.core.letterbox import letterbox
+from edge.core.model_input import InputLayout, model_input
 from edge.datasets.types import Dataset, Sample
 from train.augment import AugmentConfig, augment_batch
 
@@ -26,11 +26,13 @@ Encoder = Callable[[list[np.ndarray], list[np.ndarray]], tuple[np.ndarray, ...]]
 
 def load_letterboxed(sample: Sample, input_size: int, pad_value: int = 114
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """RGB uint8 (S, S, 3) letterboxed image; boxes mapped into it (normalized xyxy) and classes."""
+    """RGB uint8 (S, S, 3) letterboxed image (raw pixels: the batch is normalized later);
+    boxes mapped into it (normalized xyxy) and classes."""
     bgr = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise FileNotFoundError(f"cannot read image {sample.image_path}")
-    img, tf_ = letterbox(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (input_size, input_size), pad_value)
+    layout = InputLayout((input_size, input_size), pad_value=pad_value, dtype="uint8", normalize=None)
+    img, tf_ = model_input(bgr, layout)
     return img, tf_.to_model(sample.xyxy), sample.class_ids
 
 
@@ -57,13 +59,16 @@ def make_dataset(
     target_shapes: list[tuple[int, ...]],
     batch_size: int,
     training: bool,
-    augment: AugmentConfig | None = None,
+    augment: AugmentConfig | Callable[[], AugmentConfig | None] | None = None,
     seed: int = 0,
     cache: bool | Path = True,
     pad_value: int = 114,
 ) -> tf.data.Dataset:
     """Batches of (images float32 [B, S, S, 3] in [0, 1] (RGB / 255, the model contract),
-    targets tuple matching the model outputs; ``target_shapes`` are per-image shapes)."""
+    targets tuple matching the model outputs; ``target_shapes`` are per-image shapes).
+
+    ``augment`` may be a function returning the config: it is read for every batch, so a
+    schedule can change it mid-run (mosaic off for the last epochs)."""
     if len(ds) == 0:
         raise ValueError(f"dataset split {ds.name!r} has no usable images")
     max_boxes = max(1, max(len(s.xyxy) for s in ds.samples))
@@ -87,9 +92,10 @@ def make_dataset(
 
     def prepare(images: np.ndarray, padded: np.ndarray, rng_seed: np.int64) -> tuple[np.ndarray, ...]:
         boxes, classes = _unpad(padded)
-        if aug is not None:
+        cur = aug() if callable(aug) else aug
+        if cur is not None:
             rng = np.random.default_rng(np.uint64(rng_seed))
-            images, boxes, classes = augment_batch(images, boxes, classes, rng, aug)
+            images, boxes, classes = augment_batch(images, boxes, classes, rng, cur)
         return (images.astype(np.float32) / 255.0, *encoder(boxes, classes))
 
     n_out = len(target_shapes)

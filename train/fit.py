@@ -7,6 +7,7 @@ model contract), ``last.keras``, ``history.csv``, ``logs/`` (TensorBoard), ``bac
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -16,23 +17,18 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from edge.core.anchors import SsdAnchorSpec
 from edge.core.metadata import ModelMetadata
 from edge.datasets import Dataset, load_splits, report_text
 from edge.evaluation.evaluate import evaluate_predictions, read_bgr
-from train import anchors_kmeans as ak
+from train import families
 from train.augment import AugmentConfig
-from train.contract import ssd_metadata, write_metadata, yolo_metadata
+from train.contract import write_metadata
 from train.data import make_dataset
+from train.ema import WeightEma
 from train.keras_detector import KerasDetector
-from train.losses import SsdBoxLoss, SsdFocalLoss, YoloLoss
-from train.models.ssd import MIN_STRIDES, build_ssd, feature_map_sizes
-from train.models.tiny_yolo import STRIDES, build_tiny_yolo
-from train.targets import SsdTargetEncoder, YoloTargetEncoder
+from train.schedule import Schedule
 
 log = logging.getLogger(__name__)
-MODELS = ("ssd", "tiny-yolo")
-MIN_STRIDE_GAIN = 0.05  # matched-box fraction the stride-8 SSD layer must add to be used
 STRATEGIES = ("default", "mirrored", "multi-worker")
 
 
@@ -40,7 +36,7 @@ STRATEGIES = ("default", "mirrored", "multi-worker")
 class TrainConfig:
     data: Path
     out: Path
-    model: str = "ssd"
+    model: str = families.DEFAULT_FAMILY  # a name in train.families.names()
     input_size: int = 320
     epochs: int = 30
     batch_size: int = 16
@@ -65,17 +61,20 @@ class TrainConfig:
     cache: bool = True
     deterministic: bool = False
     verbose: int = 1
-    max_seconds: float | None = None  # wall-time budget: stop after the epoch that crosses it
+    max_seconds: float | None = None  # safety net: stop after the epoch that crosses it
+    time_minutes: float | None = None  # budget: epochs, LR schedule and mosaic fitted to it
+    ema: bool = True  # validate, save and convert the moving average of the weights
+    ema_decay: float = 0.9995
+    final_lr: float = 0.01  # cosine ends at lr * final_lr
+    close_mosaic: float = 0.1  # mosaic off for this last fraction of the epochs
     extra: dict = field(default_factory=dict)
 
     def check(self) -> None:
-        if self.model not in MODELS:
-            raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
+        families.get(self.model)  # names the registered families when unknown
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-        if self.ssd_min_stride is not None and self.ssd_min_stride not in MIN_STRIDES:
-            raise ValueError(f"ssd_min_stride must be one of {MIN_STRIDES} or None, "
-                             f"got {self.ssd_min_stride!r}")
+        if self.time_minutes is not None and self.time_minutes <= 0:
+            raise ValueError(f"time budget must be > 0 minutes, got {self.time_minutes}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
 
@@ -147,44 +146,6 @@ def _tensorboard(logdir: Path) -> list[keras.callbacks.Callback]:
     return [keras.callbacks.TensorBoard(str(logdir), update_freq="epoch")]
 
 
-def _anchor_setup(cfg: TrainConfig, train_ds: Dataset) -> tuple[dict, str]:
-    if cfg.model == "tiny-yolo":
-        anchors, miou = ak.yolo_anchors(train_ds, cfg.input_size, STRIDES, 3, cfg.seed)
-        shown = [a.round(1).tolist() for a in anchors]
-        return {"anchors": anchors}, f"k-means anchors (input px): {shown}; mean best IoU {miou:.3f}"
-    specs, lines = {}, []
-    for st in ([cfg.ssd_min_stride] if cfg.ssd_min_stride else MIN_STRIDES):
-        probe = SsdAnchorSpec(feature_map_sizes(cfg.input_size, st))
-        specs[st] = ak.fit_ssd_spec(train_ds, cfg.input_size, probe) if cfg.fit_anchors else probe
-        frac = ak.ssd_matched_fraction(train_ds, cfg.input_size, specs[st], SsdTargetEncoder.pos_iou)
-        lines.append((st, frac))
-    # the stride-8 layer costs ~4x the anchors and a bigger head: take it only when the
-    # stride-16 grid leaves many boxes without an IoU>=0.5 anchor (chess at 320 px: 63 % vs
-    # 95 % matched; raccoon: 99 % either way)
-    frac = dict(lines)
-    st = cfg.ssd_min_stride or (8 if frac[8] - frac[16] > MIN_STRIDE_GAIN else 16)
-    shown = ", ".join(f"min stride {s_}: {f:.1%} of boxes have an anchor at IoU>=0.5" for s_, f in lines)
-    return {"spec": specs[st], "min_stride": st}, f"{shown}; using min stride {st}"
-
-
-def _build(cfg: TrainConfig, num_classes: int, setup: dict, labels: list[str], provenance: dict):
-    if cfg.model == "ssd":
-        model, spec = build_ssd(cfg.input_size, num_classes, setup["spec"], cfg.width, cfg.weights,
-                                min_stride=setup["min_stride"])
-        enc = SsdTargetEncoder(spec, num_classes)
-        losses = [SsdBoxLoss(), SsdFocalLoss()]
-        md = ssd_metadata(labels, cfg.input_size, spec, "ssd_mobilenetv2", provenance)
-        shapes = [(len(enc.anchors_cxcywh), 5), (len(enc.anchors_cxcywh), num_classes + 2)]
-        return model, enc.encode_batch, losses, md, shapes, spec
-    anchors = setup["anchors"]
-    model = build_tiny_yolo(cfg.input_size, num_classes, 3, cfg.width, cfg.weights)
-    enc = YoloTargetEncoder(cfg.input_size, list(STRIDES), anchors, num_classes)
-    losses = [YoloLoss(s, a, num_classes, cfg.input_size) for s, a in zip(STRIDES, anchors)]
-    md = yolo_metadata(labels, cfg.input_size, list(STRIDES), anchors, "tiny_yolo", provenance)
-    shapes = [(cfg.input_size // s, cfg.input_size // s, 3 * (5 + num_classes)) for s in STRIDES]
-    return model, enc.encode_batch, losses, md, shapes, None
-
-
 def train(cfg: TrainConfig) -> TrainResult:
     """Train per ``cfg``; returns where the best model and its contract were written."""
     cfg.check()
@@ -200,42 +161,56 @@ def train(cfg: TrainConfig) -> TrainResult:
     if cfg.max_val_images:
         val_ds = val_ds.subset(range(min(cfg.max_val_images, len(val_ds))), val_ds.name)
     labels = train_ds.labels
-    setup, note = _anchor_setup(cfg, train_ds)
-    provenance = {"dataset": str(cfg.data), "run": str(out), "train_images": len(train_ds),
-                  "val_images": len(val_ds), "config": json.loads(json.dumps(asdict(cfg), default=str))}
+    family = families.get(cfg.model)
+    setup, note = family.setup(cfg, train_ds)
+    print(note, flush=True)
+    provenance = {"dataset": str(cfg.data), "run": str(out), "family": family.name,
+                  "train_images": len(train_ds), "val_images": len(val_ds), "anchors": note,
+                  "config": json.loads(json.dumps(asdict(cfg), default=str))}
+    steps = cfg.steps_per_epoch or max(1, len(train_ds) // cfg.batch_size)
     strategy = make_strategy(cfg.strategy)
     with strategy.scope():
-        model, encoder, losses, md, shapes, spec = _build(cfg, len(labels), setup, labels, provenance)
-        steps = cfg.steps_per_epoch or max(1, len(train_ds) // cfg.batch_size)
-        sched = keras.optimizers.schedules.CosineDecay(
-            cfg.lr * 0.1, decay_steps=max(1, steps * cfg.epochs), warmup_target=cfg.lr,
-            warmup_steps=min(steps * 2, steps * cfg.epochs // 4))
-        model.compile(optimizer=keras.optimizers.Adam(sched, clipnorm=10.0), loss=losses)
-    if spec is not None:
-        miou = ak.ssd_mean_best_iou(train_ds, cfg.input_size, spec)
-        note = f"{note}\nSSD anchors {spec.to_dict()}; mean best IoU {miou:.3f}"
-    print(note, flush=True)
-    provenance["anchors"] = note
-    aug = AugmentConfig(mosaic=cfg.mosaic) if cfg.augment else None
-    train_tf = make_dataset(train_ds, cfg.input_size, encoder, shapes, cfg.batch_size, True, aug, cfg.seed,
-                            cfg.cache)
+        built = family.build(cfg, labels, setup, provenance)
+        # the learning rate is set every step by Schedule (fitted to the budget when there is one)
+        built.model.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=10.0), loss=built.losses)
+    model, md = built.model, built.metadata
+    if built.note:
+        print(built.note, flush=True)
+    # mosaic is read per batch, so the schedule can switch it off for the last epochs
+    aug_state = {"cfg": AugmentConfig(mosaic=cfg.mosaic) if cfg.augment else None}
+    train_tf = make_dataset(train_ds, cfg.input_size, built.encoder, built.target_shapes, cfg.batch_size,
+                            True, lambda: aug_state["cfg"], cfg.seed, cfg.cache)
     if cfg.steps_per_epoch:
         train_tf = train_tf.repeat()
+
+    def close_mosaic() -> None:
+        if aug_state["cfg"] is not None:
+            aug_state["cfg"] = dataclasses.replace(aug_state["cfg"], mosaic=0.0)
+
+    budget = cfg.time_minutes * 60 if cfg.time_minutes else None
+    schedule = Schedule(cfg.lr, cfg.epochs, steps, cfg.batch_size, cfg.final_lr, budget, cfg.close_mosaic,
+                        close_mosaic if cfg.augment and cfg.mosaic > 0 else None, verbose=cfg.verbose > 0)
     write_metadata(md, out / "model.keras")
     map_cb = MapCallback(val_ds, md)
+    ema = WeightEma(cfg.ema_decay) if cfg.ema else None
+    # order matters (Keras calls on_epoch_end in list order): EMA weights in, score, plan,
+    # save; raw weights back before the resume backup
     callbacks = [
+        *([ema.swap_in()] if ema else []),
         map_cb,
+        schedule,
         keras.callbacks.ModelCheckpoint(out / "model.keras", monitor="val_map", mode="max",
                                         save_best_only=True),
         keras.callbacks.ModelCheckpoint(out / "last.keras"),
         keras.callbacks.EarlyStopping(monitor="val_map", mode="max", patience=cfg.patience),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+        *_tensorboard(out / "logs"),
+        *([TimeBudget(cfg.max_seconds)] if cfg.max_seconds else []),
+        *([ema.swap_out()] if ema else []),
         keras.callbacks.BackupAndRestore(str(out / "backup")),
     ]
-    callbacks.extend(_tensorboard(out / "logs"))
-    if cfg.max_seconds:
-        callbacks.append(TimeBudget(cfg.max_seconds))
-    hist = model.fit(train_tf, epochs=cfg.epochs, steps_per_epoch=cfg.steps_per_epoch, callbacks=callbacks,
+    epochs = 100_000 if budget else cfg.epochs  # a budget plans the epochs itself
+    hist = model.fit(train_tf, epochs=epochs, steps_per_epoch=cfg.steps_per_epoch, callbacks=callbacks,
                      verbose=cfg.verbose)
     best_map, best50 = map_cb.best
     if best_map < 0:  # resumed after the last epoch: no epoch ran, nothing new scored

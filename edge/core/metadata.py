@@ -67,15 +67,19 @@ class YoloDecoderSpec(_Strict):
     layout ``yolov5``: [1, N, 5+C] rows cx, cy, w, h, obj, classes (already decoded).
     layout ``yolov8``: [1, 4+C, N] (anchor-free, no objectness).
     layout ``grid``: one raw output per stride [1, H, W, A*(5+C)] decoded with ``anchors_wh``.
+    layout ``ltrb``: our anchor-free nano YOLO, one output [1, N, 4+C] of sigmoids: distances
+    to the box edges over ``ltrb_range * stride`` and class scores (``edge.core.yolo_ltrb``).
     """
 
     type: Literal["yolo"] = "yolo"
-    layout: Literal["yolov5", "yolov8", "grid"] = "yolov5"
+    layout: Literal["yolov5", "yolov8", "grid", "ltrb"] = "yolov5"
     strides: list[int] = Field(default_factory=list)
     anchors_wh: list[list[tuple[float, float]]] | None = Field(
         None, description="per stride, anchor sizes in input pixels (grid layout)")
     boxes_normalized: bool | None = Field(None, description="None: infer from value range")
     apply_sigmoid: bool = Field(True, description="grid layout: raw logits need sigmoid")
+    ltrb_range: float | None = Field(None, gt=0, description="ltrb layout: largest edge "
+                                     "distance, in strides, that an output of 1.0 means")
 
 
 class PostprocessDecoderSpec(_Strict):

@@ -5,6 +5,7 @@
 - yolov8 ``[1, 4+C, N]``: columns cx, cy, w, h, C class probabilities, no objectness.
 - end2end ``[1, K, 6]``: x1, y1, x2, y2, score, class (NMS already inside the model).
 - grid: our tiny-YOLO, one sigmoid output per stride (``edge.core.yolo_grid``).
+- ltrb: our anchor-free nano YOLO, one sigmoid output [1, N, 4+C] (``edge.core.yolo_ltrb``).
 Boxes come out of TFLite exports normalized to the input; some exports give pixels. That
 is read from the metadata, else from the value range, once per model.
 """
@@ -18,6 +19,7 @@ import numpy as np
 from edge.core.boxes import Detections, cxcywh_to_xyxy
 from edge.core.metadata import YoloDecoderSpec
 from edge.core.yolo_grid import decode_grid
+from edge.core.yolo_ltrb import decode_ltrb
 from edge.decoders.base import top_class
 
 
@@ -123,3 +125,26 @@ class YoloGridDecoder:
     def __call__(self, outputs: list[np.ndarray], score_threshold: float) -> Detections:
         ordered = [outputs[i] for i in self.order] if self.order else outputs
         return decode_yolo_grid(ordered, self.spec, self.num_classes, self.input_wh, score_threshold)
+
+
+def decode_yolo_ltrb(output: np.ndarray, spec: YoloDecoderSpec, num_classes: int, input_wh: tuple[int, int],
+                     score_threshold: float) -> Detections:
+    """Our anchor-free nano YOLO: one [1, N, 4+C] output; best class per point."""
+    if spec.ltrb_range is None or not spec.strides:
+        raise ValueError("ltrb YOLO metadata needs strides and ltrb_range")
+    xyxy, scores = decode_ltrb(output, spec.strides, spec.ltrb_range, num_classes, input_wh)
+    class_ids, best = top_class(scores)
+    keep = best >= score_threshold
+    return Detections(np.clip(xyxy[keep], -0.25, 1.25), best[keep], class_ids[keep])
+
+
+@dataclass
+class YoloLtrbDecoder:
+    spec: YoloDecoderSpec
+    num_classes: int
+    input_wh: tuple[int, int]
+    name: str = "yolo-ltrb"
+    needs_nms: bool = True
+
+    def __call__(self, outputs: list[np.ndarray], score_threshold: float) -> Detections:
+        return decode_yolo_ltrb(outputs[0], self.spec, self.num_classes, self.input_wh, score_threshold)

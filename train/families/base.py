@@ -1,0 +1,51 @@
+"""What a model family declares (``train.families``): the interface ``train.fit`` and
+``convert`` rely on, and the parts every family shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from edge.core.metadata import ModelMetadata
+
+if TYPE_CHECKING:
+    from edge.datasets import Dataset
+    from train.fit import TrainConfig
+
+# (boxes per image: (G, 4) xyxy normalized to the model input, classes per image: (G,) int)
+# -> one batch of targets, one array per model output (or per loss)
+Encoder = Callable[[list[np.ndarray], list[np.ndarray]], tuple[np.ndarray, ...]]
+
+
+@dataclass
+class Built:
+    """A family's model, ready to compile and fit.
+
+    ``target_shapes``: per-image shape of each target array ``encoder`` returns, in the
+    order of ``losses`` (Keras pairs them with the model outputs by position).
+    """
+
+    model: Any  # keras.Model
+    encoder: Encoder
+    losses: list[Any]
+    metadata: ModelMetadata
+    target_shapes: list[tuple[int, ...]]
+    note: str = ""
+
+
+class ModelFamily(Protocol):
+    """One architecture. ``setup`` looks at the data (anchors); ``build`` makes the model."""
+
+    name: str
+    summary: str
+
+    def setup(self, cfg: TrainConfig, train_ds: Dataset) -> tuple[dict, str]:
+        """Data-dependent choices (anchors, strides) and a line saying what was chosen."""
+        ...
+
+    def build(self, cfg: TrainConfig, labels: list[str], setup: dict, provenance: dict) -> Built:
+        """Model, target encoder, losses and model contract for ``labels``."""
+        ...

@@ -1,0 +1,38 @@
+"""Tiny-YOLO (``train.models.tiny_yolo``): k-means anchors at strides 16/32, YOLOv5-style
+cell/anchor targets, CIoU + objectness + class BCE, the ``yolo`` grid decoder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from train import anchors_kmeans as ak
+from train.contract import yolo_metadata
+from train.families.base import Built
+from train.losses import YoloLoss
+from train.models.tiny_yolo import STRIDES, build_tiny_yolo
+from train.targets import YoloTargetEncoder
+
+ANCHORS_PER_SCALE = 3
+
+
+@dataclass(frozen=True)
+class TinyYoloFamily:
+    name: str = "tiny-yolo"
+    summary: str = "YOLOv3-tiny layout, anchors at strides 16/32 (k-means on the data)"
+
+    def setup(self, cfg, train_ds) -> tuple[dict, str]:
+        anchors, miou = ak.yolo_anchors(train_ds, cfg.input_size, STRIDES, ANCHORS_PER_SCALE, cfg.seed)
+        shown = [a.round(1).tolist() for a in anchors]
+        return {"anchors": anchors}, f"k-means anchors (input px): {shown}; mean best IoU {miou:.3f}"
+
+    def build(self, cfg, labels, setup, provenance) -> Built:
+        n, size, anchors = len(labels), cfg.input_size, setup["anchors"]
+        model = build_tiny_yolo(size, n, ANCHORS_PER_SCALE, cfg.width, cfg.weights)
+        enc = YoloTargetEncoder(size, list(STRIDES), anchors, n)
+        losses = [YoloLoss(s, a, n, size) for s, a in zip(STRIDES, anchors)]
+        md = yolo_metadata(labels, size, list(STRIDES), anchors, "tiny_yolo", provenance)
+        shapes = [(size // s, size // s, ANCHORS_PER_SCALE * (5 + n)) for s in STRIDES]
+        return Built(model, enc.encode_batch, losses, md, shapes)
+
+
+FAMILY = TinyYoloFamily()
