@@ -1,8 +1,8 @@
 """Calibration images, prepared exactly as the device prepares a frame.
 
-Each image goes through ``edge.core.letterbox.resize_for_model`` with the record's resize
-mode, pad value and interpolation, then the record's channel order and normalization, so
-the int8 ranges the converter measures are the ranges the device will feed.
+Each image goes through ``edge.core.model_input`` (the device's frame -> tensor function)
+with the record's resize mode, pad value, interpolation, channel order and normalization,
+so the int8 ranges the converter measures are the ranges the device will feed.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.core.letterbox import resize_for_model
 from edge.core.metadata import InputSpec
+from edge.core.model_input import InputLayout, encode_pixels, model_input
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
@@ -62,17 +62,6 @@ def read_bgr(path: Path, channels: int = 3) -> np.ndarray:
     return img
 
 
-def model_input(image_bgr: np.ndarray, spec: InputSpec) -> np.ndarray:
-    """BGR frame -> (H, W, 3) float32 model input per the record (resize, order, normalize)."""
-    img, _ = resize_for_model(image_bgr, tuple(spec.size_wh), spec.resize, spec.pad_value,
-                              spec.interpolation)
-    if spec.channel_order == "RGB":
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    mean = np.asarray(spec.normalization.mean, np.float32)
-    std = np.asarray(spec.normalization.std, np.float32)
-    return (img.astype(np.float32) - mean) / std
-
-
 def load_calibration(folder: Path, spec: InputSpec, count: int = 300,
                      progress: bool = True) -> list[np.ndarray]:
     """``count`` images from ``folder`` as (1, H, W, 3) float32 model inputs.
@@ -85,19 +74,18 @@ def load_calibration(folder: Path, spec: InputSpec, count: int = 300,
         from tqdm import tqdm
 
         it = tqdm(paths, desc="calibration images", unit="img")
-    batch = [model_input(read_bgr(p), spec)[None] for p in it]
-    _span_full_range(batch[0], spec)
+    layout = InputLayout.from_spec(spec, dtype="float32")  # the float model being converted
+    batch = [model_input(read_bgr(p), layout)[0][None] for p in it]
+    _span_full_range(batch[0], layout)
     return batch
 
 
-def _span_full_range(x: np.ndarray, spec: InputSpec) -> None:
+def _span_full_range(x: np.ndarray, layout: InputLayout) -> None:
     """Make the input's calibrated range cover pixels 0..255.
 
     The converter sets the input quantization from the min/max it sees; calibration images
     without pure black and white would leave the device clipping bright pixels. Two corner
     pixels of one image barely move the inner layers' ranges.
     """
-    mean = np.asarray(spec.normalization.mean, np.float32)
-    std = np.asarray(spec.normalization.std, np.float32)
-    x[0, 0, 0] = (0.0 - mean) / std
-    x[0, 0, 1] = (255.0 - mean) / std
+    black_white = np.array([[[0, 0, 0], [255, 255, 255]]], np.uint8)[..., : x.shape[-1]]
+    x[0, 0, :2] = encode_pixels(black_white, layout)[0]

@@ -32,11 +32,8 @@ def eval_keras_detector(keras_model: Any, trained: ModelMetadata) -> KerasDetect
 def raw_outputs(kd: KerasDetector, image_bgr: np.ndarray) -> dict[str, np.ndarray]:
     """The float model's raw heads for one frame, by output name, batch axis kept."""
     x, _ = kd.preprocess(image_bgr)
-    out = kd.model(x[None], training=False)
-    if isinstance(out, dict):
-        return {k: np.asarray(v) for k, v in out.items()}
-    outs = out if isinstance(out, (list, tuple)) else [out]
-    return {n: np.asarray(v) for n, v in zip(kd.model.output_names, outs)}
+    backend = kd.detector.backend
+    return {s.name: o for s, o in zip(backend.signature.outputs, backend.invoke(x[None]))}
 
 
 @dataclass

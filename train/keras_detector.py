@@ -1,44 +1,43 @@
-"""Run a trained Keras model like the device runs a .tflite: letterbox (edge.core), invoke,
-decode with the device decoders (``edge.decoders``), NMS (``edge.core.nms``), map boxes
-back to the frame. Used for validation mAP during training and ``edge eval`` on Keras models.
+"""Run a trained Keras model exactly as the device runs a .tflite: the shared
+``edge.detector.Detector`` over a ``KerasBackend``. Used for validation mAP during
+training, conversion parity and ``edge eval`` on Keras models.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import keras
 import numpy as np
 
 from edge.core.boxes import Detections
-from edge.core.letterbox import FrameTransform, resize_for_model
+from edge.core.letterbox import FrameTransform
 from edge.core.metadata import ModelMetadata, SsdDecoderSpec, YoloDecoderSpec, sidecar_path
-from edge.core.nms import nms
-from edge.decoders.ssd import anchors_for, decode_ssd
-from edge.decoders.yolo import decode_yolo_grid
-from edge.detector import to_frame
+from edge.detector import Detector, LoadOptions
+from train.keras_backend import KerasBackend
 
 
 class KerasDetector:
-    """A Keras detector plus its model contract.
+    """A Keras detector plus its model contract; a thin front of ``Detector``.
 
     ``detect(image_bgr)`` -> Detections normalized to the image, after NMS, by score.
     """
 
     def __init__(self, model: keras.Model, metadata: ModelMetadata, score: float | None = None,
                  iou: float | None = None, max_detections: int | None = None) -> None:
-        self.model = model
-        self.metadata = metadata
-        self.labels = list(metadata.labels)
-        self.input_wh = tuple(metadata.input.size_wh)
-        self.score = metadata.thresholds.score if score is None else score
-        self.iou = metadata.thresholds.iou if iou is None else iou
-        self.max_detections = metadata.thresholds.max_detections if max_detections is None else max_detections
         dec = metadata.decoder
         if not isinstance(dec, (SsdDecoderSpec, YoloDecoderSpec)):
             raise ValueError(f"Keras models carry an 'ssd' or 'yolo' decoder; metadata has {dec.type!r}")
-        self._anchors = anchors_for(dec) if isinstance(dec, SsdDecoderSpec) else None
+        self.model = model
+        self.metadata = metadata
+        self.detector = Detector.from_backend(
+            KerasBackend(model, metadata.name or "keras model"), metadata,
+            LoadOptions(score=score, iou=iou, max_detections=max_detections))
+        self.labels = list(metadata.labels)
+        self.input_wh = self.detector.input_wh
+        self.score = self.detector.settings.score
+        self.iou = self.detector.settings.iou
+        self.max_detections = self.detector.settings.max_detections
 
     @classmethod
     def load(cls, path: str | Path, **kwargs) -> KerasDetector:
@@ -56,33 +55,12 @@ class KerasDetector:
         return cls(keras.saving.load_model(p, compile=False), md, **kwargs)
 
     def preprocess(self, image_bgr: np.ndarray) -> tuple[np.ndarray, FrameTransform]:
-        """BGR frame -> (S, S, 3) float32 input per the contract, and the frame transform."""
-        inp = self.metadata.input
-        img, tf_ = resize_for_model(image_bgr, self.input_wh, inp.resize, inp.pad_value, inp.interpolation)
-        if inp.channel_order == "RGB":
-            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-        mean = np.asarray(inp.normalization.mean, np.float32)
-        std = np.asarray(inp.normalization.std, np.float32)
-        return (img.astype(np.float32) - mean) / std, tf_
-
-    def decode(self, outputs: list[np.ndarray]) -> Detections:
-        """One image's outputs (no batch axis) -> Detections in the model-input frame, after NMS."""
-        dec = self.metadata.decoder
-        if isinstance(dec, SsdDecoderSpec):
-            dets = decode_ssd(outputs[0], outputs[1], self._anchors, dec, self.score)
-        else:
-            dets = decode_yolo_grid([o[None] for o in outputs], dec, len(self.labels), self.input_wh,
-                                    self.score)
-        return nms(dets, self.iou, True, self.max_detections)
+        """BGR frame -> (S, S, C) float32 model input per the contract, and the frame transform."""
+        return self.detector.preprocess(image_bgr)
 
     def detect_batch(self, images_bgr: list[np.ndarray]) -> list[Detections]:
-        pre = [self.preprocess(im) for im in images_bgr]
-        outs = self.model(np.stack([p[0] for p in pre]), training=False)
-        outs = [np.asarray(o) for o in (outs if isinstance(outs, (list, tuple)) else [outs])]
-        result = []
-        for i, (_, tf_) in enumerate(pre):
-            result.append(to_frame(self.decode([o[i] for o in outs]), tf_, tuple(self.labels)))
-        return result
+        """One model call for the whole list."""
+        return self.detector.detect_batch(images_bgr)
 
     def detect(self, image_bgr: np.ndarray) -> Detections:
-        return self.detect_batch([image_bgr])[0]
+        return self.detector.detect(image_bgr)
