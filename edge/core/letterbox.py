@@ -3,8 +3,9 @@
 ``letterbox`` keeps the aspect ratio and pads (YOLO-style, centred); ``stretch`` scales
 each axis independently (how the TF Object Detection API SSDs were trained). Both return
 the resized image and a ``FrameTransform`` that maps normalized boxes between the model
-input frame and the camera frame. The same functions are used in training, calibration,
-evaluation and on the device, so train-time and run-time geometry cannot drift apart.
+input frame and the camera frame. ``edge.core.model_input`` (the one frame -> tensor
+function of training, calibration, evaluation and the device) resizes with them, so
+train-time and run-time geometry cannot drift apart.
 """
 
 from __future__ import annotations
