@@ -16,6 +16,8 @@ import numpy as np
 from flatbuffers import number_types as N
 from flatbuffers import table
 
+from edge.core.tflite_ops import BUILTIN_OPS
+
 # TensorType enum (schema.fbs) -> numpy dtype / name
 TENSOR_TYPES: dict[int, tuple[str, type | None]] = {
     0: ("float32", np.float32), 1: ("float16", np.float16), 2: ("int32", np.int32),
@@ -86,27 +88,9 @@ class TfliteFile:
         return dict(sorted(hist.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def _builtin_names() -> dict[int, str]:
-    # The BuiltinOperator enum is long; take it from whichever generated schema is
-    # installed and fall back to numbers, which is still enough for our own checks.
-    for mod in ("ai_edge_litert.schema_py_generated", "tensorflow.lite.python.schema_py_generated"):
-        try:
-            m = __import__(mod, fromlist=["BuiltinOperator"])
-        except Exception:  # noqa: BLE001 - any import failure just means "try the next"
-            continue
-        ops = m.BuiltinOperator
-        return {v: k for k, v in vars(ops).items() if not k.startswith("_") and isinstance(v, int)}
-    return {}
-
-
-_BUILTINS: dict[int, str] | None = None
-
-
 def builtin_name(code: int) -> str:
-    global _BUILTINS
-    if _BUILTINS is None:
-        _BUILTINS = _builtin_names()
-    return _BUILTINS.get(code, f"BUILTIN_{code}")
+    """Name of BuiltinOperator ``code`` (e.g. 3 -> "CONV_2D"); ``BUILTIN_<code>`` if unknown."""
+    return BUILTIN_OPS[code] if 0 <= code < len(BUILTIN_OPS) else f"BUILTIN_{code}"
 
 
 class _T(table.Table):
