@@ -6,6 +6,7 @@ import logging
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge.core.frame import ResultSink
 from edge.detector import Detector
@@ -14,6 +15,9 @@ from edge.outputs.jsonl import JsonlSink
 from edge.outputs.text import TextSink
 from edge.pipeline import Pipeline, PipelineOptions
 from edge.sources.factory import open_source
+
+if TYPE_CHECKING:
+    from edge.config import EdgeConfig
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,9 @@ class RunSettings:
     extra_sinks: list[ResultSink] = field(default_factory=list)
 
     @classmethod
-    def from_config(cls, cfg) -> RunSettings:  # cfg: edge.config.EdgeConfig
+    def from_config(cls, cfg: EdgeConfig) -> RunSettings:
+        """The detector, source, camera, output and pipeline settings of ``cfg``; its alert
+        section goes to ``edge.alerts.build_alerts(cfg.alerts, cfg.device)``."""
         return cls(model=cfg.model, source=cfg.source, labels=cfg.labels, threads=cfg.threads,
                    delegate=cfg.delegate, decoder=cfg.decoder, score=cfg.score, iou=cfg.iou,
                    max_detections=cfg.max_detections, camera_size_wh=cfg.camera.size_wh,
