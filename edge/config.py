@@ -67,7 +67,7 @@ class EdgeConfig(StrictModel):
 
     @field_validator("model", "labels")
     @classmethod
-    def _resolve(cls, v: Path | None, info: ValidationInfo) -> Path | None:
+    def _relative_to_file(cls, v: Path | None, info: ValidationInfo) -> Path | None:
         return resolve_path(v, info)
 
 
