@@ -93,6 +93,6 @@ def format_errors(p: Path, e: ValidationError, lines: dict[tuple, int],
         where = f"{p}:{line}" if line else str(p)
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see docs/config.md)"
+            msg = "unknown key (check the spelling; see firmware_configs/*.yaml and docs/alerts.md)"
         msgs.append(f"{where}: {field}: {msg}")
     return "invalid config:\n  " + "\n  ".join(msgs)
