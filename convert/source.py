@@ -72,11 +72,13 @@ def _check_outputs(model: Any, md: ModelMetadata, path: Path) -> None:
             raise RunError(f"{path}: SSD model must have outputs {need} (docs/contracts.md), "
                            f"has {names}")
     elif isinstance(spec, YoloDecoderSpec):
-        if spec.layout != "grid":
-            raise RunError(f"{sidecar_path(path).name}: decoder.layout {spec.layout!r}; "
-                           "convert supports our tiny-YOLO 'grid' layout")
-        if len(names) != len(spec.strides):
-            raise RunError(f"{path}: {len(names)} outputs for strides {spec.strides}")
+        if spec.layout not in ("grid", "ltrb"):
+            raise RunError(f"{sidecar_path(path).name}: decoder.layout {spec.layout!r}; convert supports "
+                           "our tiny-YOLO 'grid' and yolo-nano 'ltrb' layouts")
+        want = len(spec.strides) if spec.layout == "grid" else 1
+        if len(names) != want:
+            raise RunError(f"{path}: {len(names)} outputs for a {spec.layout!r} model with strides "
+                           f"{spec.strides} (expected {want})")
     else:
         raise RunError(f"{sidecar_path(path).name}: decoder.type {spec.type!r}; a Keras run "
                        "must be 'ssd' or 'yolo' (raw heads)")
