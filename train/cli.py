@@ -8,15 +8,32 @@ from pathlib import Path
 import click
 
 from edge.datasets.types import ON_ERROR
+from train import families
+
+EXAMPLES = """
+\b
+Examples:
+  edge train --data datasets/door --out runs/door --time 25
+  edge train --data datasets/door --model tiny-yolo --epochs 60 --out runs/door
+  edge train --data datasets/door --model ssd --width 0.5 --time 25 --out runs/door-ssd
+  edge train --data datasets/door --model mypkg.families:FAMILY --out runs/x   (your own family)
+"""
 
 
-@click.command("train")
+@click.command("train", epilog=EXAMPLES)
 @click.option("--data", required=True, type=click.Path(path_type=Path, exists=True),
               help="Dataset folder (YOLO txt, Pascal VOC XML or COCO JSON).")
-@click.option("--model", "arch", type=click.Choice(["ssd", "tiny-yolo"]), default="ssd", show_default=True)
+@click.option("--model", "arch", default=families.DEFAULT_FAMILY, show_default=True,
+              help=f"Model family: {', '.join(families.names())}, or package.module:FAMILY.")
 @click.option("--input", "input_size", type=int, default=320, show_default=True,
               help="Square model input in pixels (multiple of 32, 224-416 typical).")
-@click.option("--epochs", type=int, default=30, show_default=True)
+@click.option("--epochs", type=int, default=30, show_default=True,
+              help="Epochs to train (ignored with --time, which plans them).")
+@click.option("--time", "time_minutes", type=float, default=None,
+              help="Training budget in minutes: epochs, LR warm-up/cosine decay and the mosaic "
+              "switch-off are fitted to it from the measured epoch time.")
+@click.option("--ema/--no-ema", default=True, show_default=True,
+              help="Validate, save and convert the moving average of the weights.")
 @click.option("--batch", "batch_size", type=int, default=16, show_default=True)
 @click.option("--lr", type=float, default=2e-3, show_default=True, help="Peak learning rate (cosine).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (runs/x).")
@@ -51,9 +68,11 @@ def train_command(data: Path, arch: str, input_size: int, epochs: int, batch_siz
                   val_split: str | None, val_fraction: float, on_error: str, width: float, weights: str,
                   fit_anchors: bool, augment: bool, mosaic: float, patience: int,
                   steps_per_epoch: int | None, max_val_images: int | None, seed: int,
-                  deterministic: bool, strategy: str, threads: int | None) -> None:
-    """Train an SSD (MobileNetV2 + SSDLite) or tiny-YOLO detector; writes OUT/model.keras and
-    OUT/model.edge.json (the model contract), resuming if OUT holds an unfinished run."""
+                  deterministic: bool, strategy: str, threads: int | None, time_minutes: float | None,
+                  ema: bool) -> None:
+    """Train a detector (anchor-free yolo-nano, tiny-YOLO or MobileNetV2-SSDLite); writes
+    OUT/model.keras and OUT/model.edge.json (the model contract), resuming if OUT holds an
+    unfinished run."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
@@ -67,7 +86,8 @@ def train_command(data: Path, arch: str, input_size: int, epochs: int, batch_siz
                       names=names, on_error=on_error, train_split=train_split, val_split=val_split,
                       val_fraction=val_fraction, fit_anchors=fit_anchors, augment=augment, mosaic=mosaic,
                       patience=patience, strategy=strategy, steps_per_epoch=steps_per_epoch,
-                      max_val_images=max_val_images, deterministic=deterministic)
+                      max_val_images=max_val_images, deterministic=deterministic,
+                      time_minutes=time_minutes, ema=ema)
     try:
         result = train(cfg)
     except (ValueError, FileNotFoundError) as e:

@@ -88,6 +88,7 @@ class TrainResult:
     best_map50: float
     history: dict
     seconds: float
+    fit_seconds: float = float("nan")  # Keras fit alone (a --time budget bounds this)
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -219,6 +220,8 @@ def train(cfg: TrainConfig) -> TrainResult:
     write_metadata(md, out / "model.keras")
     seconds = time.perf_counter() - t0
     history = {k: [float(v) for v in vs] for k, vs in hist.history.items()}
+    fit_s = getattr(schedule, "fit_seconds", float("nan"))
     (out / "train_report.json").write_text(json.dumps(
-        {"val_map": best_map, "val_map50": best50, "seconds": seconds, "history": history}, indent=2))
-    return TrainResult(out, out / "model.keras", md, best_map, best50, history, seconds)
+        {"val_map": best_map, "val_map50": best50, "seconds": seconds, "fit_seconds": fit_s,
+         "family": family.name, "history": history}, indent=2))
+    return TrainResult(out, out / "model.keras", md, best_map, best50, history, seconds, fit_s)

@@ -35,7 +35,8 @@ class Schedule(keras.callbacks.Callback):
 
     ``budget_s``: wall seconds for the whole fit (None: ``epochs`` as given). ``on_close``
     is called once when the last ``close_fraction`` of the planned epochs begins (mosaic off).
-    Logs ``lr`` and ``img_s`` (training images per second, val pass excluded) per epoch.
+    Logs ``lr`` (the last step's), ``img_s`` (training images per second, val pass excluded)
+    and ``epoch_s`` (wall seconds, val pass included) per epoch.
     """
 
     def __init__(self, peak_lr: float, epochs: int, steps_per_epoch: int, batch_size: int,
@@ -61,9 +62,15 @@ class Schedule(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.t0 = time.perf_counter()
 
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.fit_seconds = time.perf_counter() - self.t0
+
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.step = max(self.step, epoch * self.steps)  # resumed runs continue the schedule
-        self.t_epoch = time.perf_counter()
+        now = time.perf_counter()
+        if hasattr(self, "t_epoch"):  # begin to begin: checkpoint saves after this callback count
+            self.epoch_times.append(now - self.t_epoch)
+        self.t_epoch = now
         self.t_train: float | None = None
         if (not self.closed and self.on_close is not None
                 and epoch >= math.floor(self.planned * (1.0 - self.close_fraction))):
@@ -84,14 +91,14 @@ class Schedule(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         now = time.perf_counter()
         train_s = (self.t_train or now) - self.t_epoch
-        self.epoch_times.append(now - self.t_epoch)  # includes callbacks before this one
         if logs is not None:
             logs["lr"] = self.last_lr
             logs["img_s"] = self.steps * self.batch / max(train_s, 1e-9)
+            logs["epoch_s"] = now - self.t_epoch  # so far: checkpoint saves come after
         if self.budget_s is None:
             return
         elapsed = now - self.t0
-        recent = self.epoch_times[-3:]
+        recent = self.epoch_times[-3:] or [now - self.t_epoch]
         per_epoch = sum(recent) / len(recent)
         done = epoch + 1
         self.planned = max(done, done + round((self.budget_s - elapsed) / per_epoch))
