@@ -152,6 +152,11 @@ class Detector:
             label_offset_for(label_list, num_classes) if label_list else 0)
         if label_list is not None:
             check_labels(label_list, num_classes, offset, where)
+        if o.labels is not None and metadata is not None and metadata.labels \
+                and list(metadata.labels) != label_list:
+            # same count, other names: every class would be silently renamed (raccoon -> cat)
+            log.warning("%s renames the model's classes: metadata labels %s, given %s",
+                        where, list(metadata.labels), label_list)
         return cls(backend, choice, label_list, offset, _settings(metadata, choice.decoder, o), metadata)
 
     @classmethod

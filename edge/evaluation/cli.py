@@ -39,6 +39,15 @@ def _detector(model: Path, score: float, iou: float | None, labels: list[str]):
     raise click.ClickException(f"--model {model}: expected a .tflite file, a .keras file or a run folder")
 
 
+def check_has_ground_truth(ds, data: Path, split: str) -> None:
+    """Stop when no box is left to score: pycocotools would answer mAP -1 and AP nan, which
+    reads like a score, not like the labels matching nothing."""
+    if not any(len(s.class_ids) for s in ds.samples):
+        raise ValueError(f"{data} [{split}]: no ground-truth box of the labels {list(ds.labels)} in "
+                         f"{len(ds)} image(s), so mAP is undefined; do the annotation class ids and "
+                         "names match these labels? (see the report above)")
+
+
 @click.command("eval")
 @click.option("--model", required=True, type=click.Path(path_type=Path, exists=True),
               help=".tflite, model.keras, or a training run folder.")
@@ -74,6 +83,7 @@ def eval_command(model: Path, data: Path, split: str | None, fmt: str | None, na
         if limit:
             ds = ds.subset(range(min(limit, len(ds))), ds.name)
         click.echo(report_text(ds), err=True)
+        check_has_ground_truth(ds, data, split)
         result = evaluate_detector(det.detect, ds)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         raise click.ClickException(str(e)) from e

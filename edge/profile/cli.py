@@ -140,3 +140,7 @@ def profile_command(models, more_models, data, split, names, threads, delegates,
     for hint in res["hints"]:
         click.echo(f"missing variant: {hint}")
     click.echo(f"wrote {out / 'profile.csv'}, {out / 'profile.json'}, {out / 'profile.png'}")
+    failed = [r for r in res["rows"] if not r.ok]
+    if failed and len(failed) == len(res["rows"]):  # a table of failures is not a profile
+        raise click.ClickException("every variant failed: " + "; ".join(f"{r.name}: {r.error}"
+                                                                          for r in failed))
