@@ -15,7 +15,7 @@ from edge.core.metadata import (
     YoloDecoderSpec,
 )
 from edge.decoders.base import Decoder
-from edge.decoders.names import DECODER_NAMES
+from edge.decoders.names import DECODER_NAMES, DECODERS
 from edge.decoders.postprocess import PostprocessDecoder, roles_from_graph
 from edge.decoders.ssd import (
     FusedHeadSsdDecoder,
@@ -152,6 +152,32 @@ def _detect(sig: Signature) -> tuple[str, int | None]:
     )
 
 
+def _fits(name: str, shapes: list[tuple[int, ...]]) -> bool:
+    """Whether ``shapes`` can be what decoder ``name`` reads (rank and size, not values)."""
+    if name == "postprocess":
+        return len(shapes) == 4
+    if name in ("yolov5", "yolov8", "end2end"):
+        if len(shapes) != 1 or len(shapes[0]) != 3:
+            return False
+        _, a, b = shapes[0]
+        return {"yolov5": b > 5, "yolov8": a > 4, "end2end": b == 6}[name]
+    return True  # ssd / yolo-grid check their own inputs
+
+
+def check_override_layout(sig: Signature, name: str) -> None:
+    """A ``--decoder`` whose layout the outputs cannot have fails here, naming both, rather
+    than deep in decoding (``argmax of an empty sequence``)."""
+    shapes = [tuple(s) for s in sig.output_shapes]
+    if _fits(name, shapes):
+        return
+    try:
+        guess = f"; auto-detection reads them as {_detect(sig)[0]!r} (drop --decoder)"
+    except UnknownOutputsError:
+        guess = ""
+    raise UnknownOutputsError(f"{sig.source}: --decoder {name} expects {DECODERS[name]}, but the "
+                              f"model's outputs are {[list(s) for s in shapes]}{guess}")
+
+
 def choose_decoder(
     sig: Signature, metadata: ModelMetadata | None, override: str | None = None
 ) -> tuple[DecoderChoice, int | None]:
@@ -169,6 +195,7 @@ def choose_decoder(
         name, num_classes = _detect(sig)
         how = f"auto-detected from outputs {shapes} (override with --decoder)"
     else:
+        check_override_layout(sig, override)
         name, how = override, f"--decoder {override}"
         num_classes = None
         if name in ("yolov5", "yolov8") and len(shapes) == 1 and len(shapes[0]) == 3:
