@@ -70,7 +70,7 @@ def build_pipeline(s: RunSettings) -> Pipeline:
     if s.jsonl and not (s.text and s.jsonl == "-"):
         sinks.append(JsonlSink(s.jsonl))
     if s.save:
-        sinks.append(AnnotatedSink(s.save, fps=getattr(source, "fps", None)))
+        sinks.append(AnnotatedSink(s.save, source=source))
     sinks.extend(s.extra_sinks)
     opts = PipelineOptions(latency_budget_ms=s.latency_budget_ms, max_frames=s.max_frames,
                            stats_interval_s=s.stats_interval_s)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from edge.core.boxes import Detections
 from edge.core.frame import FrameResult
+
+if TYPE_CHECKING:
+    from edge.sources.base import FrameSource
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +42,17 @@ def draw_detections(image_bgr: np.ndarray, dets: Detections) -> np.ndarray:
 
 
 class AnnotatedSink:
-    """``path`` ending in a video suffix -> one video; otherwise a folder of JPEGs."""
+    """``path`` ending in a video suffix -> one video; otherwise a folder of JPEGs.
 
-    def __init__(self, path: str | Path, fps: float | None = None) -> None:
+    The video's frame rate is ``fps``, else ``source.fps`` read at the first frame (a source
+    knows its rate only once opened, which happens after the sinks are built), else 15."""
+
+    DEFAULT_FPS = 15.0
+
+    def __init__(self, path: str | Path, fps: float | None = None, source: FrameSource | None = None) -> None:
         self.path = Path(path)
-        self.fps = fps or 15.0
+        self.fps = fps
+        self.source = source
         self.is_video = self.path.suffix.lower() in VIDEO_SUFFIXES
         parent = self.path.parent if self.is_video else self.path
         if self.is_video and not parent.exists():
@@ -59,6 +69,7 @@ class AnnotatedSink:
         if self._writer is None:
             h, w = img.shape[:2]
             fourcc = cv2.VideoWriter_fourcc(*VIDEO_SUFFIXES[self.path.suffix.lower()])
+            self.fps = self.fps or getattr(self.source, "fps", None) or self.DEFAULT_FPS
             self._writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, (w, h))
             if not self._writer.isOpened():
                 raise RuntimeError(f"cannot write video {self.path} (codec "
