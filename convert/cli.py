@@ -26,7 +26,7 @@ from convert.tflite import IO_TYPES, QUANT_MODES
 @click.option("--val-split", default=None, help="Split name (default: val, else test).")
 @click.option("--no-parity", is_flag=True, help="Skip the float-vs-converted accuracy check.")
 @click.option("--max-drop", type=float, default=0.02, show_default=True,
-              help="Fail when mAP@0.5 drops more than this from the float model.")
+              help="Fail when mAP@0.5 or mAP@[.5:.95] drops more than this from the float model.")
 @click.option("--edgetpu", is_flag=True, help="Compile for the Edge TPU (pre-check always runs).")
 @click.option("--edgetpu-out", type=click.Path(path_type=Path),
               help="Output directory of the compiled model (default: next to --out).")

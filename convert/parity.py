@@ -105,16 +105,26 @@ class ParityReport:
 
     @property
     def passed(self) -> bool:
-        return self.drop50 <= self.max_drop
+        return not self.failures()
+
+    def failures(self) -> list[str]:
+        """What the gate refuses: either metric dropping more than ``max_drop``."""
+        out = []
+        if self.drop50 > self.max_drop:
+            out.append(f"mAP@0.5 dropped {self.drop50:.4f}")
+        if self.drop > self.max_drop:
+            out.append(f"mAP@[.5:.95] dropped {self.drop:.4f}")
+        return out
 
     def to_dict(self) -> dict:
         return {"float_map50": round(self.float_map50, 4), "float_map": round(self.float_map, 4),
                 "map50": round(self.tflite_map50, 4), "map": round(self.tflite_map, 4),
-                "drop50": round(self.drop50, 4), "max_drop": self.max_drop,
+                "drop50": round(self.drop50, 4), "drop": round(self.drop, 4), "max_drop": self.max_drop,
                 "images": self.num_images}
 
     def text(self) -> str:
-        lines = [f"parity on {self.num_images} validation images (gate: mAP@0.5 drop <= {self.max_drop})",
+        lines = [f"parity on {self.num_images} validation images (gate: mAP@0.5 and mAP@[.5:.95] "
+                 f"drops <= {self.max_drop})",
                  f"  {'':<14}{'float':>9}{'tflite':>9}{'drop':>9}",
                  f"  {'mAP@0.5':<14}{self.float_map50:>9.4f}{self.tflite_map50:>9.4f}{self.drop50:>+9.4f}",
                  f"  {'mAP@[.5:.95]':<14}{self.float_map:>9.4f}{self.tflite_map:>9.4f}{self.drop:>+9.4f}"]
@@ -126,7 +136,7 @@ class ParityReport:
                 lines.append(f"    {t.name:<12} {list(t.shape)} max {t.max_abs:.4g} mean {t.mean_abs:.4g} "
                              f"({100 * t.relative:.2f}% of range {t.value_range:.3g})")
         lines.append("  PASS" if self.passed else
-                     f"  FAIL: mAP@0.5 dropped {self.drop50:.4f} > --max-drop {self.max_drop}")
+                     f"  FAIL: {' and '.join(self.failures())} > --max-drop {self.max_drop}")
         return "\n".join(lines)
 
 

@@ -128,7 +128,7 @@ def convert_run(model: Path, out: Path, opts: ConvertOptions) -> ConvertResult:
         tmp.write_bytes(embed_metadata(data, md))
         result.metadata, result.size_bytes = md, tmp.stat().st_size
         if not result.parity.passed:
-            failed.append(f"mAP@0.5 dropped {result.parity.drop50:.4f} (> --max-drop {opts.max_drop})")
+            failed.append(f"{' and '.join(result.parity.failures())} (> --max-drop {opts.max_drop})")
     else:
         result.notes.append("parity: skipped (--no-parity); accuracy of this model is unproven")
     if failed:

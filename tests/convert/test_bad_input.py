@@ -86,4 +86,15 @@ def test_parity_gate_fails_with_report():
     r = ParityReport(0.80, 0.50, 0.75, 0.46, {"red": (0.8, 0.7)}, max_drop=0.02, num_images=10)
     assert not r.passed and abs(r.drop50 - 0.05) < 1e-9
     text = r.text()
-    assert "FAIL: mAP@0.5 dropped 0.0500 > --max-drop 0.02" in text and "AP50 red" in text
+    assert "FAIL: mAP@0.5 dropped 0.0500 and mAP@[.5:.95] dropped 0.0400 > --max-drop 0.02" in text
+    assert "AP50 red" in text
+
+
+def test_parity_gate_watches_box_precision_too():
+    """An int8 model that keeps mAP@0.5 but loses 0.03 mAP@[.5:.95] used to pass silently."""
+    from convert.parity import ParityReport
+
+    r = ParityReport(0.95, 0.60, 0.95, 0.57, {"red": (0.95, 0.95)}, max_drop=0.02, num_images=10)
+    assert not r.passed and r.failures() == ["mAP@[.5:.95] dropped 0.0300"]
+    assert "FAIL: mAP@[.5:.95] dropped 0.0300 > --max-drop 0.02" in r.text()
+    assert r.to_dict()["drop"] == 0.03
