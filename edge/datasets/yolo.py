@@ -4,6 +4,8 @@ Layouts understood (``images`` -> ``labels`` swaps the last ``images`` folder):
 ``root/<split>/images`` (Roboflow), ``root/images/<split>`` (Ultralytics), ``root/images``;
 plus whatever ``data.yaml`` names under ``train`` / ``val`` / ``test``. Label names come
 from ``data.yaml`` ``names``, a names file (``classes.txt``, ``*.names``) or the caller.
+An empty label file is a background image (no objects, the Ultralytics convention): it is
+kept, and its detections count as false positives; a missing label file is an issue.
 """
 
 from __future__ import annotations
@@ -103,9 +105,8 @@ def labels_path(image: Path) -> Path:
 
 def _parse(txt: Path, issues: list[Issue]) -> tuple[np.ndarray, np.ndarray] | None:
     text = txt.read_text()
-    if not text.strip():
-        issues.append(Issue(txt, "annotation file is empty (no boxes)", "empty"))
-        return None
+    if not text.strip():  # Ultralytics: an empty label file is a background image, kept
+        return np.zeros((0, 4), np.float32), np.zeros(0, np.int32)
     rows = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():

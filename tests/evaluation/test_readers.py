@@ -60,21 +60,23 @@ def _bad_yolo(tmp: Path) -> Path:
 def test_bad_annotations_are_named_and_skipped(tmp_path: Path) -> None:
     ds = load_split(_bad_yolo(tmp_path), "train", on_error="skip")
     by_kind = {i.kind: i.file.name for i in ds.issues}
-    assert by_kind == {"box-outside": "outside.txt", "bad-class": "badclass.txt", "empty": "empty.txt",
+    assert by_kind == {"box-outside": "outside.txt", "bad-class": "badclass.txt",
                        "missing-image": "noimage.txt"}
-    # the box outside and the bad class are dropped (reported), the images stay
-    assert sorted(s.image_path.stem for s in ds.samples) == ["badclass", "good", "outside"]
+    # the box outside and the bad class are dropped (reported), the images stay; an empty
+    # label file is a background image (Ultralytics), kept with no boxes and no issue
+    assert sorted(s.image_path.stem for s in ds.samples) == ["badclass", "empty", "good", "outside"]
     assert sum(len(s.xyxy) for s in ds.samples) == 1
     text = report_text(ds)
-    for name in ("outside.txt", "badclass.txt", "empty.txt", "noimage.txt"):
+    for name in ("outside.txt", "badclass.txt", "noimage.txt"):
         assert name in text
+    assert "empty.txt" not in text
 
 
 def test_stop_raises_naming_every_bad_file(tmp_path: Path) -> None:
     with pytest.raises(DatasetError) as e:
         load_split(_bad_yolo(tmp_path), "train", on_error="stop")
-    assert len(e.value.issues) == 4
-    for name in ("outside.txt", "badclass.txt", "empty.txt", "noimage.txt"):
+    assert len(e.value.issues) == 3
+    for name in ("outside.txt", "badclass.txt", "noimage.txt"):
         assert name in str(e.value)
 
 
