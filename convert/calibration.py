@@ -24,9 +24,26 @@ class CalibrationError(ValueError):
     """Calibration data is missing or unusable; the message names the folder or file."""
 
 
+def _yaml_images_dir(data_yaml: Path) -> Path:
+    """The images folder a dataset YAML calibrates on: its ``val`` split, else ``train``
+    (Ultralytics' int8 export calibrates on ``val`` too)."""
+    from edge.datasets.yolo import split_dirs
+
+    dirs = split_dirs(data_yaml)
+    for split in ("val", "train", "test"):
+        if split in dirs:
+            return dirs[split]
+    raise CalibrationError(f"--calib-data {data_yaml}: names no train/val/test images folder")
+
+
 def find_images(folder: Path) -> list[Path]:
-    """Image files under ``folder`` (recursive, sorted). Raises if none."""
+    """Image files under ``folder`` (recursive, sorted), or under the images folder of a
+    dataset YAML. Raises if none."""
+    from edge.datasets.yolo import is_data_yaml
+
     folder = Path(folder)
+    if is_data_yaml(folder):
+        folder = _yaml_images_dir(folder)
     if not folder.exists():
         raise CalibrationError(f"--calib-data {folder}: no such folder")
     if not folder.is_dir():

@@ -15,14 +15,16 @@ from convert.tflite import IO_TYPES, QUANT_MODES
 @click.option("--quant", type=click.Choice(QUANT_MODES), default="int8", show_default=True,
               help="fp32, fp16 weights, dynamic-range int8 weights, or full int8.")
 @click.option("--calib-data", type=click.Path(path_type=Path),
-              help="Folder of calibration images (int8), searched recursively.")
+              help="Folder of calibration images (int8), searched recursively, or a YOLO "
+              "data.yaml (its val images, else train).")
 @click.option("--calib-count", type=int, default=300, show_default=True)
 @click.option("--io", "io", type=click.Choice(IO_TYPES), default=None,
               help="int8 models: input/output type (default uint8, what the Edge TPU feeds).")
 @click.option("--fuse-postprocess", is_flag=True,
               help="SSD: put TFLite_Detection_PostProcess (decode + NMS) inside the model.")
 @click.option("--val-data", type=click.Path(path_type=Path),
-              help="Dataset (YOLO/VOC/COCO) whose validation split proves parity.")
+              help="Dataset (YOLO/VOC/COCO folder or YOLO data.yaml) whose validation split "
+              "proves parity.")
 @click.option("--val-split", default=None, help="Split name (default: val, else test).")
 @click.option("--no-parity", is_flag=True, help="Skip the float-vs-converted accuracy check.")
 @click.option("--max-drop", type=float, default=0.02, show_default=True,

@@ -75,11 +75,13 @@ def _check_out(out: Path) -> None:
 
 
 def _val_root(opts: ConvertOptions, md: ModelMetadata) -> Path | None:
+    from edge.datasets.yolo import is_data_yaml
+
     if opts.val_data is not None:
         return opts.val_data
     for key in ("val_data", "dataset"):  # training may record where its data lives
         v = md.provenance.get(key)
-        if isinstance(v, str) and Path(v).is_dir():
+        if isinstance(v, str) and (Path(v).is_dir() or is_data_yaml(Path(v))):
             return Path(v)
     return None
 

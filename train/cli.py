@@ -22,7 +22,7 @@ Examples:
 
 @click.command("train", epilog=EXAMPLES)
 @click.option("--data", required=True, type=click.Path(path_type=Path, exists=True),
-              help="Dataset folder (YOLO txt, Pascal VOC XML or COCO JSON).")
+              help="Dataset folder (YOLO txt, Pascal VOC XML or COCO JSON) or a YOLO data.yaml.")
 @click.option("--model", "arch", default=families.DEFAULT_FAMILY, show_default=True,
               help=f"Model family: {', '.join(families.names())}, or package.module:FAMILY.")
 @click.option("--input", "input_size", type=int, default=320, show_default=True,

@@ -22,6 +22,8 @@ def detect_format(root: Path) -> str:
     root = Path(root)
     if root.is_file() and root.suffix == ".json":
         return "coco"
+    if yolo.is_data_yaml(root):  # `--data data.yaml`: a YOLO dataset described by its YAML
+        return "yolo"
     if not root.is_dir():
         raise FileNotFoundError(f"dataset {root} does not exist")
     if coco.split_files(root):

@@ -56,8 +56,19 @@ def read_names_file(path: Path) -> list[str]:
     return names
 
 
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def is_data_yaml(root: Path) -> bool:
+    """``root`` is a dataset YAML itself (``--data data.yaml``, what Ultralytics users type)."""
+    return Path(root).suffix.lower() in YAML_SUFFIXES and Path(root).is_file()
+
+
 def find_names(root: Path) -> list[str] | None:
-    """Labels from root/data.yaml, root/classes.txt or root/*.names; None if none exists."""
+    """Labels from the data YAML (``root`` itself, or root/data.yaml), root/classes.txt or
+    root/*.names; None if none exists."""
+    if is_data_yaml(root):
+        return names_from_yaml(_read_yaml(root), root)
     for y in (root / "data.yaml", root / "dataset.yaml"):
         if y.is_file():
             return names_from_yaml(_read_yaml(y), y)
@@ -67,14 +78,28 @@ def find_names(root: Path) -> list[str] | None:
     return None
 
 
+def _yaml_base(data: dict, root: Path) -> Path:
+    """The folder ``train`` / ``val`` / ``test`` are relative to: ``path`` when given
+    (absolute, else next to the YAML, else from the working directory as Ultralytics
+    resolves it), otherwise the YAML's own folder."""
+    if not data.get("path"):
+        return root
+    p = Path(str(data["path"]))
+    if p.is_absolute() or (root / p).is_dir() or not p.is_dir():
+        return root / p
+    return p.resolve()
+
+
 def split_dirs(root: Path) -> dict[str, Path]:
-    """split name (train/val/test) -> images folder, from data.yaml or the folder layout."""
+    """split name (train/val/test) -> images folder, from the data YAML (``root`` itself or
+    root/data.yaml) or the folder layout."""
     root = Path(root)
     out: dict[str, Path] = {}
-    y = root / "data.yaml"
+    y = root if is_data_yaml(root) else root / "data.yaml"
+    root = y.parent if y is root else root
     if y.is_file():
         data = _read_yaml(y)
-        base = root / data["path"] if data.get("path") else root
+        base = _yaml_base(data, root)
         for split in SPLIT_ALIASES:
             if isinstance(data.get(split), str):
                 p = (base / data[split]).resolve()

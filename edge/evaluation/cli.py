@@ -51,7 +51,8 @@ def check_has_ground_truth(ds, data: Path, split: str) -> None:
 @click.command("eval")
 @click.option("--model", required=True, type=click.Path(path_type=Path, exists=True),
               help=".tflite, model.keras, or a training run folder.")
-@click.option("--data", required=True, type=click.Path(path_type=Path, exists=True), help="Dataset folder.")
+@click.option("--data", required=True, type=click.Path(path_type=Path, exists=True),
+              help="Dataset folder or a YOLO data.yaml.")
 @click.option("--split", default=None, help="Split to score (default: the first of "
               f"{'/'.join(EVAL_SPLITS)} the dataset has).")
 @click.option("--format", "fmt", type=click.Choice(["yolo", "voc", "coco"]), default=None)

@@ -95,7 +95,7 @@ def profile_models(models: list[Path], data: Path, out: Path, threads: list[int 
               help="A .tflite variant; repeat the option or list several after it.")
 @click.argument("more_models", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--data", type=click.Path(path_type=Path), required=True,
-              help="Labelled validation data (YOLO, VOC or COCO folder).")
+              help="Labelled validation data (YOLO, VOC or COCO folder, or a YOLO data.yaml).")
 @click.option("--split", help="Split to score (default: val, valid, test, else all).")
 @click.option("--names", help="Class names for YOLO data without data.yaml (a,b,c or a file).")
 @click.option("--threads", callback=_int_list, help="Thread counts to sweep, e.g. 1,2,4.")
