@@ -11,9 +11,9 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from edge.core.image_file import read_image_bgr
 from edge.core.metadata import InputSpec
 from edge.core.model_input import InputLayout, encode_pixels, model_input
 
@@ -65,20 +65,6 @@ def pick(images: list[Path], count: int, seed: int = 0) -> list[Path]:
     return sorted(random.Random(seed).sample(images, count))
 
 
-def read_bgr(path: Path, channels: int = 3) -> np.ndarray:
-    """Read an image as (H, W, 3) uint8 BGR; errors name the file and its channel count."""
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise CalibrationError(f"{path}: unreadable image")
-    got = 1 if img.ndim == 2 else img.shape[2]
-    if got != channels:
-        raise CalibrationError(f"{path}: image has {got} channel(s), the model expects "
-                               f"{channels} (convert it to {channels}-channel BGR/RGB)")
-    if img.dtype != np.uint8:
-        raise CalibrationError(f"{path}: {img.dtype} pixels, expected 8-bit")
-    return img
-
-
 def load_calibration(folder: Path, spec: InputSpec, count: int = 300,
                      progress: bool = True) -> list[np.ndarray]:
     """``count`` images from ``folder`` as (1, H, W, 3) float32 model inputs.
@@ -92,7 +78,7 @@ def load_calibration(folder: Path, spec: InputSpec, count: int = 300,
 
         it = tqdm(paths, desc="calibration images", unit="img")
     layout = InputLayout.from_spec(spec, dtype="float32")  # the float model being converted
-    batch = [model_input(read_bgr(p), layout)[0][None] for p in it]
+    batch = [model_input(read_image_bgr(p), layout)[0][None] for p in it]
     _span_full_range(batch[0], layout)
     return batch
 

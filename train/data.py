@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 import tensorflow as tf
 
+from edge.core.image_file import read_image_bgr
 from edge.core.model_input import InputLayout, model_input
 from edge.datasets.types import Dataset, Sample
 from train.augment import AugmentConfig, augment_batch
@@ -28,9 +28,7 @@ def load_letterboxed(sample: Sample, input_size: int, pad_value: int = 114
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """RGB uint8 (S, S, 3) letterboxed image (raw pixels: the batch is normalized later);
     boxes mapped into it (normalized xyxy) and classes."""
-    bgr = cv2.imread(str(sample.image_path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise FileNotFoundError(f"cannot read image {sample.image_path}")
+    bgr = read_image_bgr(sample.image_path)
     layout = InputLayout((input_size, input_size), pad_value=pad_value, dtype="uint8", normalize=None)
     img, tf_ = model_input(bgr, layout)
     return img, tf_.to_model(sample.xyxy), sample.class_ids

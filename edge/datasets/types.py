@@ -133,14 +133,11 @@ def check_boxes(xyxy: np.ndarray, class_ids: np.ndarray, num_labels: int, file: 
 
 
 def image_size_wh(path: Path) -> tuple[int, int] | None:
-    """Width, height from the image header (no full decode); None if unreadable."""
-    from PIL import Image, UnidentifiedImageError
+    """Width, height as the one image reader decodes it (EXIF orientation applied), from
+    the header; None if unreadable."""
+    from edge.core.image_file import exif_size_wh
 
-    try:
-        with Image.open(path) as im:
-            return int(im.size[0]), int(im.size[1])
-    except (OSError, UnidentifiedImageError):
-        return None
+    return exif_size_wh(path)
 
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")

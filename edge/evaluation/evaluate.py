@@ -9,22 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-import cv2
 import numpy as np
 
 from edge.core.boxes import Detections, scale_boxes, xyxy_to_xywh_px
+from edge.core.image_file import read_image_bgr as read_bgr  # the one reader; name kept for callers
 from edge.datasets.types import Dataset
 from edge.datasets.writers import coco_dict
 from edge.evaluation.coco import CocoResult, evaluate_coco
 
 DetectFn = Callable[[np.ndarray], Detections]
-
-
-def read_bgr(path) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise FileNotFoundError(f"cannot read image {path}")
-    return img
 
 
 def detections_to_coco(dets: Detections, image_id: int, size_wh: tuple[int, int],

@@ -5,25 +5,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from edge.core.image_file import read_image_bgr as read_image  # the one reader
 from edge.sources.base import SourceError
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    """(H, W, 3) uint8 BGR; ValueError naming the file when it cannot be decoded."""
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"image not found: {p}")
-    img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f"{p}: unreadable image (not a format OpenCV can decode, or corrupt)")
-    return img
 
 
 class ImageSource:

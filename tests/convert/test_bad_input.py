@@ -40,13 +40,15 @@ def test_int8_without_calibration(run, tmp_path):
     assert res.exit_code != 0 and "--calib-data" in res.output
 
 
-def test_wrong_channel_count(run, tmp_path):
-    folder = tmp_path / "gray"
+def test_unreadable_calibration_image_is_named(run, tmp_path):
+    # grayscale is fine (the one image reader makes it BGR); a file that is no image is not
+    folder = tmp_path / "calib"
     folder.mkdir()
-    cv2.imwrite(str(folder / "a.png"), np.full((40, 50), 128, np.uint8))
+    cv2.imwrite(str(folder / "gray.png"), np.full((40, 50), 128, np.uint8))
+    (folder / "a.png").write_text("not an image")
     res = _convert(run, tmp_path / "m.tflite", "--quant", "int8", "--calib-data", str(folder))
     assert res.exit_code != 0
-    assert "a.png" in res.output and "1 channel" in res.output and "expects 3" in res.output
+    assert "a.png" in res.output and "unreadable image" in res.output and "gray.png" not in res.output
 
 
 def test_keras_file_without_metadata(run, tmp_path):
