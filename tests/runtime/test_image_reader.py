@@ -4,7 +4,6 @@ grayscale and BGRA become BGR, EXIF orientation is applied alike, a truncated JP
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import cv2
 import numpy as np
