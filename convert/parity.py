@@ -94,6 +94,7 @@ class ParityReport:
     max_drop: float
     num_images: int
     tensors: list[TensorDiff] = field(default_factory=list)
+    labels_note: str = ""  # which classes were left out when model and data differ by name
 
     @property
     def drop50(self) -> float:
@@ -128,6 +129,8 @@ class ParityReport:
                  f"  {'':<14}{'float':>9}{'tflite':>9}{'drop':>9}",
                  f"  {'mAP@0.5':<14}{self.float_map50:>9.4f}{self.tflite_map50:>9.4f}{self.drop50:>+9.4f}",
                  f"  {'mAP@[.5:.95]':<14}{self.float_map:>9.4f}{self.tflite_map:>9.4f}{self.drop:>+9.4f}"]
+        if self.labels_note:
+            lines.insert(1, f"  labels: {self.labels_note}")
         for name, (a, b) in self.per_class.items():
             lines.append(f"  AP50 {name[:9]:<9}{a:>9.4f}{b:>9.4f}{a - b:>+9.4f}")
         if self.tensors:
@@ -151,7 +154,10 @@ def load_validation(root: Path, labels: list[str], split: str | None = None):
     split = split or next((s for s in VAL_NAMES if s in have), None)
     if split is None:
         raise ValueError(f"--val-data {root}: no validation split among {have}; pass --val-split")
-    ds = load_split(root, split, names=labels)
+    from edge.datasets.load import names_own_classes
+
+    # the dataset's own names (classes pair by name in run_parity); the model's if it has none
+    ds = load_split(root, split, names=None if names_own_classes(root) else labels)
     if not len(ds):
         raise ValueError(f"--val-data {root}: split {split!r} has no images")
     return ds
@@ -166,13 +172,16 @@ def run_parity(keras_model: Any, trained: ModelMetadata, tflite_path: Path, data
     from edge.detector import Detector
     from edge.evaluation import evaluate_detector
     from edge.evaluation.evaluate import read_bgr
+    from edge.evaluation.labels import match_labels, scored_pair
 
     kd = eval_keras_detector(keras_model, trained)
     td = Detector.load(tflite_path, score=EVAL_SCORE, max_detections=EVAL_MAX_DETECTIONS)
-    ref = evaluate_detector(kd.detect, dataset, progress)
-    got = evaluate_detector(td.detect, dataset, progress)
+    match = match_labels(list(trained.labels), list(dataset.labels))
+    ref = evaluate_detector(*scored_pair(kd.detect, dataset, match), progress)
+    got = evaluate_detector(*scored_pair(td.detect, dataset, match), progress)
     per = {n: (ref.per_class_ap50.get(n, float("nan")), got.per_class_ap50.get(n, float("nan")))
            for n in ref.per_class_ap50}
     images = [read_bgr(s.image_path) for s in dataset.samples[:tensor_images]]
     tensors = compare_tensors(kd, tflite_path, images)
-    return ParityReport(ref.map50, ref.map, got.map50, got.map, per, max_drop, len(dataset), tensors)
+    return ParityReport(ref.map50, ref.map, got.map50, got.map, per, max_drop, len(dataset), tensors,
+                        match.note() if match else "")

@@ -90,6 +90,13 @@ def load_split(root: Path, split: str, fmt: str | None = None,
     raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
 
 
+def names_own_classes(root: Path, fmt: str | None = None) -> bool:
+    """False only for a YOLO dataset naming no classes (no data.yaml or names file): the
+    caller must supply names. VOC and COCO annotations carry their class names."""
+    root = Path(root)
+    return (fmt or detect_format(root)) != "yolo" or yolo.find_names(root) is not None
+
+
 def available_splits(root: Path, fmt: str | None = None) -> list[str]:
     root = Path(root)
     fmt = fmt or detect_format(root)

@@ -24,11 +24,12 @@ def default_eval_split(splits: list[str]) -> str | None:
     return next((s for s in EVAL_SPLITS if s in splits), None)
 
 
-def _detector(model: Path, score: float, iou: float | None, labels: list[str]):
+def _detector(model: Path, score: float, iou: float | None, labels: Path | None):
     if model.suffix == ".tflite":
         from edge.detector import Detector
 
-        return Detector.load(model, score=score, iou=iou, max_detections=EVAL_MAX_DETECTIONS), "tflite"
+        return Detector.load(model, labels=labels, score=score, iou=iou,
+                             max_detections=EVAL_MAX_DETECTIONS), "tflite"
     if model.is_dir() or model.suffix == ".keras":
         try:
             from train.keras_detector import KerasDetector
@@ -58,6 +59,8 @@ def check_has_ground_truth(ds, data: Path, split: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["yolo", "voc", "coco"]), default=None)
 @click.option("--names", default=None, help="Class names file or a,b,c (YOLO without data.yaml); "
               "default: the model's labels.")
+@click.option("--labels", type=click.Path(path_type=Path, exists=True), default=None,
+              help="Labels for a .tflite without edge metadata (e.g. a COCO labelmap.txt).")
 @click.option("--on-error", type=click.Choice(ON_ERROR), default="skip", show_default=True)
 @click.option("--score", type=float, default=EVAL_SCORE, show_default=True,
               help="Score threshold (low, so the PR curve is complete).")
@@ -66,26 +69,36 @@ def check_has_ground_truth(ds, data: Path, split: str) -> None:
               help="Folder for metrics.json and pr_curves.png.")
 @click.option("--limit", type=int, default=None, help="Score only the first N images.")
 def eval_command(model: Path, data: Path, split: str | None, fmt: str | None, names: str | None,
-                 on_error: str, score: float, iou: float | None, out: Path | None, limit: int | None) -> None:
-    """Score MODEL on DATA with pycocotools: mAP@[.5:.95], mAP@0.5, per-class AP, PR curves."""
+                 labels: Path | None, on_error: str, score: float, iou: float | None, out: Path | None,
+                 limit: int | None) -> None:
+    """Score MODEL on DATA with pycocotools: mAP@[.5:.95], mAP@0.5, per-class AP, PR curves.
+
+    Model and dataset classes are paired by name; only the classes both have are scored
+    (e.g. a COCO model on a cat/dog dataset), and the others are listed."""
     from edge.datasets import available_splits, load_split, report_text
+    from edge.datasets.load import names_own_classes
     from edge.evaluation.evaluate import evaluate_detector
+    from edge.evaluation.labels import match_labels, model_class_labels, scored_pair
 
     try:
         splits = available_splits(data, fmt)
         split = split or default_eval_split(splits)
         if split is None:
             raise ValueError(f"{data}: no split to evaluate among {splits}; pass --split")
-        det, kind = _detector(model, score, iou, [])
-        model_labels = list(det.labels) if det.labels else None
-        ds = load_split(data, split, fmt, names or model_labels, on_error)
-        if model_labels is not None and list(ds.labels) != model_labels:
-            raise ValueError(f"{data}: dataset labels {ds.labels} differ from the model's {model_labels}")
+        det, kind = _detector(model, score, iou, labels)
+        model_labels = model_class_labels(det)
+        # the dataset's own names, so classes pair by name; the model's only when it has none
+        own = names_own_classes(data, fmt)
+        ds = load_split(data, split, fmt, names or (None if own else model_labels), on_error)
         if limit:
             ds = ds.subset(range(min(limit, len(ds))), ds.name)
         click.echo(report_text(ds), err=True)
-        check_has_ground_truth(ds, data, split)
-        result = evaluate_detector(det.detect, ds)
+        match = match_labels(model_labels, list(ds.labels))
+        if match is not None and match.note():
+            click.echo(f"labels: {match.note()}", err=True)
+        detect, scored = scored_pair(det.detect, ds, match)
+        check_has_ground_truth(scored, data, split)
+        result = evaluate_detector(detect, scored)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         raise click.ClickException(str(e)) from e
     click.echo(f"{model} ({kind}) on {data} [{split}]")

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.core.boxes import Detections
 from edge.detector import Detector, LoadOptions
 
 # edge eval and edge profile score at the same operating point, so their mAPs agree
@@ -74,25 +73,6 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def label_map(model_labels: list[str] | None, dataset_labels: list[str],
-              aliases: dict[str, str] | None = None) -> np.ndarray | None:
-    """Model class id -> dataset class id by label name (-1: not in the dataset); None
-    when the model has no labels (ids are taken as the dataset's)."""
-    if model_labels is None:
-        return None
-    aliases = aliases or {}
-    index = {name: i for i, name in enumerate(dataset_labels)}
-    return np.array([index.get(aliases.get(n, n), -1) for n in model_labels], np.int64)
-
-
-def remap(dets: Detections, mapping: np.ndarray | None, labels: list[str]) -> Detections:
-    if mapping is None:
-        return dets
-    ids = np.where(dets.class_ids < len(mapping), mapping[np.clip(dets.class_ids, 0, len(mapping) - 1)], -1)
-    keep = ids >= 0
-    return Detections(dets.xyxy[keep], dets.scores[keep], ids[keep], labels)
-
-
 def _stage_stats(samples: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     out = {}
     for stage in ("preprocess", "invoke", "decode_nms", "end_to_end"):
@@ -109,6 +89,7 @@ def measure_variant(spec: VariantSpec, dataset, aliases: dict[str, str] | None =
                     progress: bool = True) -> VariantResult:
     """Everything for one variant; a failure fills ``error`` instead of raising."""
     from edge.evaluation.evaluate import evaluate_detector, read_bgr
+    from edge.evaluation.labels import match_labels, model_class_labels, scored_pair
 
     res = VariantResult(spec.name, str(spec.model), spec.threads, spec.delegate)
     try:
@@ -121,9 +102,11 @@ def measure_variant(spec: VariantSpec, dataset, aliases: dict[str, str] | None =
         res.decoder = det.decoder.name
         res.quantization = (det.metadata.provenance.get("quantization", "") if det.metadata else "") \
             or det.layout.dtype
-        mapping = label_map(det.labels[det.label_offset:] if det.labels else None, dataset.labels, aliases)
-        result = evaluate_detector(lambda img: remap(det.detect(img), mapping, dataset.labels),
-                                   dataset, progress=progress)
+        match = match_labels(model_class_labels(det), list(dataset.labels), aliases)
+        if match is not None and match.note():
+            log.warning("%s: %s", spec.name, match.note())
+        detect, scored = scored_pair(det.detect, dataset, match)
+        result = evaluate_detector(detect, scored, progress=progress)
         res.map50, res.map = result.map50, result.map
         images = [read_bgr(s.image_path) for s in dataset.samples[:latency_images]]
         for img in images[:1] * warmup:
