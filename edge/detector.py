@@ -86,10 +86,11 @@ def _settings(md: ModelMetadata | None, decoder: Decoder, o: LoadOptions) -> Det
     elif decoder.name in ("postprocess", "ssd"):
         s = DetectorSettings(resize="stretch")  # TF Object Detection API SSDs: stretched input
     else:
-        # Ultralytics validates on INTER_AREA downscales; plain bilinear shifts YOLOv5
-        # scores by up to 0.1. ("antialias" reproduces the published figures exactly
-        # but costs ~6 ms per 720p frame on x86 against 0.3 ms for "area".)
-        s = DetectorSettings(interpolation="area")
+        # Foreign YOLO exports: what their own `predict` feeds them (Ultralytics LetterBox
+        # and YOLOv5 detect.py: INTER_LINEAR resize, centred, pad 114), so our detections
+        # match `yolo predict` on the same file. (The GUIDE's published figures were made
+        # with an antialiased downscale: `--interpolation antialias` reproduces those.)
+        s = DetectorSettings(resize="letterbox", pad_value=114, interpolation="bilinear")
     chosen = {k: getattr(o, k) for k in ("resize", "interpolation", "score", "iou", "max_detections")}
     return replace(s, class_aware=not o.class_agnostic, **{k: v for k, v in chosen.items() if v is not None})
 
