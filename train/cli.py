@@ -63,13 +63,15 @@ Examples:
 @click.option("--strategy", type=click.Choice(["default", "mirrored", "multi-worker"]), default="default",
               show_default=True, help="tf.distribute strategy (multi-worker reads TF_CONFIG).")
 @click.option("--threads", type=int, default=None, help="TF intra-op threads (default: all cores).")
+@click.option("--exist-ok", is_flag=True, help="Train again over a finished run in --out (its files "
+              "are replaced). An interrupted run in --out resumes without it.")
 def train_command(data: Path, arch: str, input_size: int, epochs: int, batch_size: int, lr: float,
                   out: Path, fmt: str | None, names: str | None, train_split: str | None,
                   val_split: str | None, val_fraction: float, on_error: str, width: float, weights: str,
                   fit_anchors: bool, augment: bool, mosaic: float, patience: int,
                   steps_per_epoch: int | None, max_val_images: int | None, seed: int,
                   deterministic: bool, strategy: str, threads: int | None, time_minutes: float | None,
-                  ema: bool) -> None:
+                  ema: bool, exist_ok: bool) -> None:
     """Train a detector (anchor-free yolo-nano, tiny-YOLO or MobileNetV2-SSDLite); writes
     OUT/model.keras and OUT/model.edge.json (the model contract), resuming if OUT holds an
     unfinished run."""
@@ -87,7 +89,7 @@ def train_command(data: Path, arch: str, input_size: int, epochs: int, batch_siz
                       val_fraction=val_fraction, fit_anchors=fit_anchors, augment=augment, mosaic=mosaic,
                       patience=patience, strategy=strategy, steps_per_epoch=steps_per_epoch,
                       max_val_images=max_val_images, deterministic=deterministic,
-                      time_minutes=time_minutes, ema=ema)
+                      time_minutes=time_minutes, ema=ema, exist_ok=exist_ok)
     try:
         result = train(cfg)
     except (ValueError, FileNotFoundError) as e:

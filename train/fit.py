@@ -67,6 +67,7 @@ class TrainConfig:
     ema_decay: float = 0.9995
     final_lr: float = 0.01  # cosine ends at lr * final_lr
     close_mosaic: float = 0.1  # mosaic off for this last fraction of the epochs
+    exist_ok: bool = False  # train again over a finished run in ``out``
     extra: dict = field(default_factory=dict)
 
     def check(self) -> None:
@@ -147,6 +148,24 @@ def _tensorboard(logdir: Path) -> list[keras.callbacks.Callback]:
     return [keras.callbacks.TensorBoard(str(logdir), update_freq="epoch")]
 
 
+RUN_FILES = ("model.keras", "model.edge.json", "last.keras", "history.csv", "train_report.json")
+
+
+def _claim_run_dir(out: Path, exist_ok: bool) -> None:
+    """A finished run is never overwritten silently; an unfinished one (``backup/`` left by an
+    interrupted fit) resumes."""
+    if (out / "backup").is_dir():
+        print(f"{out}: resuming the unfinished run (backup/ holds its state)", flush=True)
+        return
+    finished = [f for f in RUN_FILES if (out / f).exists()]
+    if finished and not exist_ok:
+        raise ValueError(f"{out} holds a finished run ({', '.join(finished)}); pass --exist-ok to "
+                         "train again over it, or choose another --out")
+    for f in finished:  # --exist-ok: a new run, not this one's history appended to the old
+        (out / f).unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
 def train(cfg: TrainConfig) -> TrainResult:
     """Train per ``cfg``; returns where the best model and its contract were written."""
     cfg.check()
@@ -155,7 +174,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     if cfg.deterministic:
         tf.config.experimental.enable_op_determinism()
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    _claim_run_dir(out, cfg.exist_ok)
     train_ds, val_ds = load_splits(cfg.data, cfg.fmt, cfg.names, cfg.on_error, cfg.train_split,
                                    cfg.val_split, cfg.val_fraction, cfg.seed)
     print(report_text(train_ds), "\n" + report_text(val_ds), flush=True)

@@ -72,3 +72,19 @@ def test_time_budget_plans_the_epochs_and_stops_within_one_epoch(synth_data: Pat
     assert budget_s - longest <= r.fit_seconds <= budget_s + longest, (r.fit_seconds, epoch_s)
     # the schedule was fitted to the budget: the last epoch trains at the end of the cosine
     assert r.history["lr"][-1] < 0.1 * 2e-3, r.history["lr"]
+
+
+def test_a_finished_run_is_not_retrained_silently(synth_data: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from train.cli import train_command
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "model.keras").write_bytes(b"an earlier run's model")
+    (out / "train_report.json").write_text("{}")
+    res = CliRunner().invoke(train_command, ["--data", str(synth_data), "--out", str(out),
+                                             "--model", "tiny-yolo", "--epochs", "1"])
+    assert res.exit_code != 0 and "holds a finished run" in res.output and "--exist-ok" in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)  # a message, not a traceback
+    assert (out / "model.keras").read_bytes() == b"an earlier run's model"  # nothing lost
