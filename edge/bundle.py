@@ -37,6 +37,14 @@ def build_wheel(out_dir: Path) -> Path:
     return wheels[-1]
 
 
+def check_rules(cfg, model: Path, labels: Path | None) -> None:
+    """ValueError when a rule of ``cfg`` (an EdgeConfig) names a class ``model`` (with
+    ``labels``) cannot produce: the shipped box would never raise that alert."""
+    from edge.alerts.labels import check_rule_labels, model_labels
+
+    check_rule_labels(cfg.alerts.rules, model_labels(model, labels), model)
+
+
 def make_bundle(config: Path, model: Path, out: Path, labels: Path | None = None,
                 wheel: Path | None = None) -> list[str]:
     """Write ``out`` (.tar.gz); returns its member names. The config inside names the model
@@ -52,9 +60,10 @@ def make_bundle(config: Path, model: Path, out: Path, labels: Path | None = None
     from edge.core.tflite_file import read_tflite
 
     read_tflite(model)  # refuse to ship a file the box cannot load
+    labels = labels or cfg.labels
+    check_rules(cfg, model, labels)
     data = yaml.safe_load(Path(config).read_text())
     data["model"] = model.name
-    labels = labels or cfg.labels
     if labels is not None:
         data["labels"] = Path(labels).name
     top = out.name.removesuffix(".tar.gz").removesuffix(".tgz")
@@ -95,7 +104,8 @@ def bundle_command(config_path: Path, model: Path, labels: Path | None, out: Pat
         if dry_run:
             from edge.config import load_config
 
-            load_config(config_path)
+            cfg = load_config(config_path)
+            check_rules(cfg, model, labels or cfg.labels)
             click.echo(f"would write {out} with: install.sh, edge.service, edge wheel, "
                        f"payload/config.yaml, payload/{model.name}"
                        + (f", payload/{labels.name}" if labels else ""))

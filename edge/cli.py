@@ -123,17 +123,11 @@ def run_command(config_path: Path | None, **flags) -> None:
     from edge.app import RunSettings, run
 
     try:
-        alerts = None
         if config_path is not None:
             from edge.config import load_config
 
             cfg = load_config(config_path)
             settings = RunSettings.from_config(cfg)
-            from edge.alerts import build_alerts
-
-            alerts = build_alerts(cfg, cfg.device)
-            if alerts is not None:
-                settings.extra_sinks.append(alerts)
         elif flags["model"] is None:
             from edge.defaults import default_paths
 
@@ -145,7 +139,18 @@ def run_command(config_path: Path | None, **flags) -> None:
             if flags["source"] is None:
                 raise click.UsageError("give --source (camera index, file, URL...) with --model")
             settings = RunSettings(model=flags["model"], source=flags["source"])
-        summary = run(with_flags(settings, flags))
+        settings = with_flags(settings, flags)
+        if config_path is not None:
+            from edge.alerts import build_alerts
+            from edge.alerts.labels import check_rule_labels, model_labels
+
+            # after the flags: a --model/--labels override is what the rules must match
+            check_rule_labels(cfg.alerts.rules, model_labels(settings.model, settings.labels),
+                              settings.model)
+            alerts = build_alerts(cfg.alerts, cfg.device)
+            if alerts is not None:
+                settings.extra_sinks.append(alerts)
+        summary = run(settings)
     except click.ClickException:
         raise
     except USER_ERRORS as e:

@@ -190,6 +190,20 @@ def check_disk(paths: list[Path]) -> list[Check]:
     return out
 
 
+def check_rules(cfg: EdgeConfig) -> Check:
+    """Every rule label is a class the loaded model produces (else the rule never fires)."""
+    from edge.alerts.labels import check_rule_labels, model_labels
+
+    if not cfg.alerts.rules:
+        return Check("alert rules", SKIP, "no rules configured")
+    try:
+        check_rule_labels(cfg.alerts.rules, model_labels(cfg.model, cfg.labels), cfg.model)
+    except ValueError as e:
+        return Check("alert rules", FAIL, str(e), "change the rule's labels, or use a model "
+                     "(or labels file) that has that class")
+    return Check("alert rules", OK, f"{len(cfg.alerts.rules)} rule(s) match the model's labels")
+
+
 def run_checks(cfg: EdgeConfig) -> list[Check]:
     """All checks for an EdgeConfig; every failure carries a fix."""
     checks = [_guard("interpreter", check_runtime)]
@@ -213,6 +227,7 @@ def run_checks(cfg: EdgeConfig) -> list[Check]:
         checks.append(_guard("speed", lambda: check_speed(det, img, cfg.latency_budget_ms)))
     else:
         checks.append(Check("speed", SKIP, "no model loaded"))
+    checks.append(_guard("alert rules", lambda: check_rules(cfg)))
     return checks + alert_checks(cfg.alerts)
 
 
