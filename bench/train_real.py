@@ -52,6 +52,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mosaic", type=float, default=0.0, help="mosaic probability")
+    ap.add_argument("--ssd-assigner", choices=["iou", "atss"], default="iou")
+    ap.add_argument("--ssd-iou-loss", type=float, default=0.0, help="SSD (1 - CIoU) box-loss gain")
     ap.add_argument("--no-ema", action="store_true", help="ablation: validate the raw weights")
     ap.add_argument("--tag", default="", help="suffix of the run directory (ablations)")
     ap.add_argument("--out", type=Path, default=Path("/tmp/bench/runs"))
@@ -70,14 +72,16 @@ def main() -> None:
     r = train(TrainConfig(data=path, out=out, model=a.model, input_size=size, epochs=a.epochs,
                           batch_size=a.batch, width=a.width, names=names, train_split=tr, val_split=va,
                           time_minutes=a.minutes, patience=1000, verbose=2, lr=a.lr, seed=a.seed,
-                          ssd_min_stride=a.ssd_min_stride, mosaic=a.mosaic, ema=not a.no_ema))
+                          ssd_min_stride=a.ssd_min_stride, mosaic=a.mosaic, ema=not a.no_ema,
+                          ssd_assigner=a.ssd_assigner, ssd_iou_loss=a.ssd_iou_loss))
     wall = time.perf_counter() - t0
     line = {"dataset": a.dataset, "model": a.model, "input": size, "width": a.width,
             "epochs_run": len(r.history.get("loss", [])), "val_map": round(r.best_map, 4),
             "ssd_min_stride": a.ssd_min_stride, "run_dir": str(out),
             "val_map50": round(r.best_map50, 4), "wall_s": round(wall, 1), "threads": a.threads,
             "img_s": round(sum(r.history.get("img_s", [0])) / max(1, len(r.history.get("img_s", []))), 1),
-            "mosaic": a.mosaic, "ema": not a.no_ema, "tag": a.tag,
+            "mosaic": a.mosaic, "ema": not a.no_ema, "tag": a.tag, "ssd_assigner": a.ssd_assigner,
+            "ssd_iou_loss": a.ssd_iou_loss,
             "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
     import train
 

@@ -52,6 +52,8 @@ class TrainConfig:
     val_fraction: float = 0.2
     fit_anchors: bool = True
     ssd_min_stride: int | None = None  # 8 or 16; None: 8 only if it matches clearly more boxes
+    ssd_assigner: str = "iou"  # iou (classic SSD matching) | atss (adaptive, train.targets)
+    ssd_iou_loss: float = 0.0  # gain of the SSD's (1 - CIoU) box term; 0 = smooth-L1 only
     augment: bool = True
     mosaic: float = 0.0
     patience: int = 10

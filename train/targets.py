@@ -16,21 +16,55 @@ import numpy as np
 from edge.core.anchors import BoxCoder, SsdAnchorSpec, ssd_anchors
 from edge.core.boxes import cxcywh_to_xyxy, iou_matrix
 
+SSD_ASSIGNERS = ("iou", "atss")
+ATSS_TOPK = 9
+
 
 @dataclass
 class SsdTargetEncoder:
     """Per image: box targets (A, 5) = [ty, tx, th, tw, positive] and class targets (A, C+2) =
-    [background, C one-hot classes, weight] (weight 0 = ignored anchor)."""
+    [background, C one-hot classes, weight] (weight 0 = ignored anchor).
+
+    ``assigner``: ``iou`` (classic SSD: IoU >= pos_iou positive, < neg_iou negative, between
+    ignored) or ``atss`` (Zhang et al. 2020: per box, the ``ATSS_TOPK`` anchors per layer
+    nearest its centre are candidates, and those whose IoU reaches the candidates' mean + std
+    and whose centre lies in the box are positive; no ignored band). ATSS adapts the threshold
+    to each box, so small and odd-shaped boxes get several positives too.
+    """
 
     spec: SsdAnchorSpec
     num_classes: int
     pos_iou: float = 0.5
     neg_iou: float = 0.4
     coder: BoxCoder = BoxCoder()
+    assigner: str = "iou"
 
     def __post_init__(self) -> None:
+        if self.assigner not in SSD_ASSIGNERS:
+            raise ValueError(f"SSD assigner must be one of {SSD_ASSIGNERS}, got {self.assigner!r}")
         self.anchors_cxcywh = ssd_anchors(self.spec)
         self.anchors_xyxy = cxcywh_to_xyxy(self.anchors_cxcywh)
+        per_loc = self.spec.boxes_per_location()
+        counts = [h * w * b for (h, w), b in zip(self.spec.feature_map_sizes_hw, per_loc)]
+        self.layer_bounds = np.cumsum([0, *counts])
+
+    def _atss(self, iou: np.ndarray, xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(best_gt (A,), positive (A,)) by adaptive training sample selection."""
+        ctr = (xyxy[:, :2] + xyxy[:, 2:]) / 2
+        dist = np.linalg.norm(self.anchors_cxcywh[:, None, :2] - ctr[None], axis=2)  # (A, G)
+        cand = np.zeros_like(iou, dtype=bool)
+        for a0, a1 in zip(self.layer_bounds[:-1], self.layer_bounds[1:]):
+            k = min(ATSS_TOPK, a1 - a0)
+            near = np.argpartition(dist[a0:a1], k - 1, axis=0)[:k] + a0  # (k, G)
+            cand[near, np.arange(len(xyxy))[None]] = True
+        cand_iou = np.where(cand, iou, np.nan)
+        thr = np.nanmean(cand_iou, 0) + np.nanstd(cand_iou, 0)  # (G,)
+        ax, ay = self.anchors_cxcywh[:, 0:1], self.anchors_cxcywh[:, 1:2]
+        inside = (ax > xyxy[:, 0]) & (ax < xyxy[:, 2]) & (ay > xyxy[:, 1]) & (ay < xyxy[:, 3])
+        pos_pair = cand & (iou >= thr[None]) & inside
+        # an anchor chosen by several boxes takes the one it overlaps most
+        best_gt = np.where(pos_pair, iou, -1.0).argmax(1)
+        return best_gt, pos_pair.any(1)
 
     def encode(self, xyxy: np.ndarray, class_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         a = len(self.anchors_xyxy)
@@ -41,6 +75,14 @@ class SsdTargetEncoder:
         if len(xyxy) == 0:
             return box_t, cls_t
         iou = iou_matrix(self.anchors_xyxy, xyxy)  # (A, G)
+        if self.assigner == "atss":
+            best_gt, pos = self._atss(iou, xyxy)
+            forced = iou.argmax(0)  # a box no candidate passed still gets its best anchor
+            lonely = ~np.isin(np.arange(len(xyxy)), best_gt[pos])
+            best_gt[forced[lonely]] = np.flatnonzero(lonely)
+            pos[forced[lonely]] = True
+            ignore = np.zeros(a, bool)
+            return self._fill(box_t, cls_t, xyxy, class_ids, best_gt, pos, ignore)
         best_gt = iou.argmax(1)
         best_iou = iou[np.arange(a), best_gt]
         # every box gets at least its best anchor, even below pos_iou (small/odd shapes)
@@ -49,6 +91,10 @@ class SsdTargetEncoder:
         best_iou[forced] = 1.0
         pos = best_iou >= self.pos_iou
         ignore = (best_iou >= self.neg_iou) & ~pos
+        return self._fill(box_t, cls_t, xyxy, class_ids, best_gt, pos, ignore)
+
+    def _fill(self, box_t: np.ndarray, cls_t: np.ndarray, xyxy: np.ndarray, class_ids: np.ndarray,
+              best_gt: np.ndarray, pos: np.ndarray, ignore: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         box_t[pos, :4] = self.coder.encode(xyxy[best_gt[pos]], self.anchors_cxcywh[pos])
         box_t[pos, 4] = 1.0
         cls_t[pos, 0] = 0.0

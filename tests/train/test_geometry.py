@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from edge.core.anchors import BoxCoder, SsdAnchorSpec
@@ -64,3 +65,43 @@ def test_kmeans_fits_better_than_one_size() -> None:
     anchors = kmeans_anchors(wh, 2)
     assert mean_best_iou(wh, anchors) > 0.8
     assert mean_best_iou(wh, anchors) > mean_best_iou(wh, np.array([[50, 30]])) + 0.2
+
+
+def test_atss_gives_small_boxes_several_positives_inside_them() -> None:
+    from train.models.ssd import feature_map_sizes
+
+    spec = SsdAnchorSpec(feature_map_sizes(320, 8))
+    boxes = np.array([[0.1, 0.1, 0.16, 0.2], [0.5, 0.5, 0.9, 0.8], [0.3, 0.3, 0.35, 0.33]], np.float32)
+    classes = np.array([0, 1, 2])
+    iou_enc = SsdTargetEncoder(spec, 3)
+    atss_enc = SsdTargetEncoder(spec, 3, assigner="atss")
+    for enc in (iou_enc, atss_enc):
+        bt, ct = enc.encode(boxes, classes)
+        pos = bt[:, 4] > 0
+        # every positive decodes back to the box it was given
+        dec = enc.coder.decode(bt[pos, :4], enc.anchors_cxcywh[pos])
+        owner = ct[pos, 1:-1].argmax(1)
+        np.testing.assert_allclose(dec, boxes[owner], atol=1e-4)
+        assert set(owner) == {0, 1, 2}
+    bt, ct = atss_enc.encode(boxes, classes)
+    pos = bt[:, 4] > 0
+    per_box = [int((ct[pos, 1 + c] > 0).sum()) for c in range(3)]
+    assert min(per_box) >= 2  # IoU >= 0.5 matching gives the two small boxes one anchor each
+    centres = atss_enc.anchors_cxcywh[pos, :2]
+    owner = boxes[ct[pos, 1:-1].argmax(1)]
+    assert np.all((centres > owner[:, :2]) & (centres < owner[:, 2:]))
+    assert np.all(ct[:, -1] == 1)  # no ignored band
+
+
+def test_ssd_box_loss_iou_term_is_zero_for_exact_boxes_and_grows_when_off() -> None:
+    from train.losses import SsdBoxLoss
+    from train.models.ssd import feature_map_sizes
+
+    enc = SsdTargetEncoder(SsdAnchorSpec(feature_map_sizes(96, 16)), 3)
+    bt, _ = enc.encode(np.array([[0.2, 0.2, 0.6, 0.7]], np.float32), np.array([1]))
+    loss = SsdBoxLoss(anchors_cxcywh=enc.anchors_cxcywh, iou_gain=2.0)
+    y_true = tf.constant(bt[None])
+    exact = float(loss(y_true, y_true[..., :4]))
+    off = float(loss(y_true, y_true[..., :4] + 1.0))
+    assert exact == pytest.approx(0.0, abs=1e-5) and off > exact
+    assert off > float(SsdBoxLoss()(y_true, y_true[..., :4] + 1.0))  # the IoU term adds to smooth-L1

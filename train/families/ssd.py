@@ -46,10 +46,12 @@ class SsdFamily:
         n = len(labels)
         model, spec = build_ssd(cfg.input_size, n, setup["spec"], cfg.width, cfg.weights,
                                 min_stride=setup["min_stride"])
-        enc = SsdTargetEncoder(spec, n)
+        enc = SsdTargetEncoder(spec, n, assigner=cfg.ssd_assigner)
         md = ssd_metadata(labels, cfg.input_size, spec, "ssd_mobilenetv2", provenance)
         a = len(enc.anchors_cxcywh)
-        return Built(model, enc.encode_batch, [SsdBoxLoss(), SsdFocalLoss()], md, [(a, 5), (a, n + 2)])
+        box_loss = (SsdBoxLoss(anchors_cxcywh=enc.anchors_cxcywh, iou_gain=cfg.ssd_iou_loss)
+                    if cfg.ssd_iou_loss > 0 else SsdBoxLoss())
+        return Built(model, enc.encode_batch, [box_loss, SsdFocalLoss()], md, [(a, 5), (a, n + 2)])
 
 
 FAMILY = SsdFamily()
