@@ -4,9 +4,11 @@ on-disk queue, GPIO, JSON-lines log, snapshots, webhooks). See docs/alerts.md.""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from edge.alerts.config import AlertsConfig
 from edge.alerts.manager import AlertManager
+from edge.alerts.open_events import OpenEvents, default_state_dir
 
 log = logging.getLogger(__name__)
 
@@ -45,5 +47,13 @@ def build_alerts(cfg: AlertsConfig, device: str) -> AlertManager | None:
             r.close(1.0)
         raise
     engines = [RuleEngine(rule, device) for rule in cfg.rules]
-    return AlertManager(engines, runners, routes)
+    manager = AlertManager(engines, runners, routes, OpenEvents(open_events_path(cfg, device)))
+    manager.end_left_open()
+    return manager
+
+
+def open_events_path(cfg: AlertsConfig, device: str) -> Path:
+    """Beside the MQTT queue when the config names one, else in edge's state folder."""
+    folder = cfg.mqtt.queue_path.parent if cfg.mqtt and cfg.mqtt.queue_path else default_state_dir()
+    return folder / f"{device}-open-events.json"
 

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 Phase = Literal["start", "update", "end"]
-EndReason = Literal["gone", "max_duration", "shutdown"]
+EndReason = Literal["gone", "max_duration", "shutdown", "restart"]
 SCHEMA_VERSION = 1
 
 

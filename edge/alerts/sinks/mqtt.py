@@ -28,6 +28,7 @@ from pathlib import Path
 from edge.alerts.config import HomeAssistantConfig, MqttConfig
 from edge.alerts.events import AlertEvent
 from edge.alerts.homeassistant import Topics, discovery_messages
+from edge.alerts.open_events import default_state_dir
 from edge.alerts.sinks.queue import MessageQueue
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,7 @@ _LOG_EVERY_S = 30.0
 
 
 def default_queue_path(device: str) -> Path:
-    state = Path(os.environ.get("XDG_STATE_HOME", Path.home() / ".local" / "state"))
-    return state / "edge" / f"{device}-mqtt.db"
+    return default_state_dir() / f"{device}-mqtt.db"
 
 
 def _paho():
