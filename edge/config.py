@@ -70,6 +70,15 @@ class EdgeConfig(StrictModel):
     def _relative_to_file(cls, v: Path | None, info: ValidationInfo) -> Path | None:
         return resolve_path(v, info)
 
+    @field_validator("source")
+    @classmethod
+    def _source_relative_to_file(cls, v: int | str, info: ValidationInfo) -> int | str:
+        """A relative file or folder follows the config too; camera indexes, picamera2 and
+        URLs are not paths and stay as written."""
+        if isinstance(v, int) or v.strip().isdigit() or v.startswith("picamera2") or "://" in v:
+            return v
+        return str(resolve_path(Path(v), info))
+
 
 def load_config(path: str | Path) -> EdgeConfig:
     """Parse and validate; ConfigError lists file:line: field: problem for every error."""

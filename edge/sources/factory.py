@@ -37,6 +37,9 @@ def open_source(spec: int | str | Path, size_wh: tuple[int, int] | None = None,
         if p.suffix.lower() in IMAGE_SUFFIXES:
             return ImageSource(p)
         return OpenCVSource(s, is_live=False)
+    if p.suffix.lower() in VIDEO_SUFFIXES + IMAGE_SUFFIXES or "/" in s:
+        # spelled like a file: "unknown source" would send the user looking at the syntax
+        raise SourceError(f"source {s}: no such file or folder")
     raise SourceError(
         f"unknown source {s!r}: not a camera index, /dev/video device, picamera2, stream URL "
         f"({', '.join(x.rstrip(':/') for x in STREAM_SCHEMES)}), or an existing file/folder")

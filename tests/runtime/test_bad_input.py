@@ -93,7 +93,9 @@ def test_unreadable_image_in_folder_is_skipped_and_reported(ssd_args, ssd_dir, t
 
 def test_unknown_source(ssd_args):
     msg = run_cli(*ssd_args, "--source", "definitely/not/here.mp4")
-    assert "unknown source 'definitely/not/here.mp4'" in msg
+    assert "source definitely/not/here.mp4: no such file or folder" in msg  # a path, missing
+    msg = run_cli(*ssd_args, "--source", "hallcam")
+    assert "unknown source 'hallcam'" in msg
 
 
 def test_missing_camera_device(ssd_args):
