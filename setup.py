@@ -9,7 +9,7 @@ setup(
     python_requires=">=3.9",
     packages=find_packages(include=["edge", "edge.*", "train", "train.*", "convert", "convert.*"]),
     include_package_data=True,
-    package_data={"edge": ["assets/*", "assets/default/*"]},
+    package_data={"edge": ["assets/*", "assets/default/*", "assets/coco/*"]},
     install_requires=[
         "numpy>=1.23",
         "opencv-python-headless>=4.8",

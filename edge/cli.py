@@ -99,7 +99,7 @@ def cli(verbose: int, quiet: bool) -> None:
 @click.option("--jsonl", help="Per-frame detections as JSON lines to this file ('-' = stdout, the "
               "default).")
 @click.option("--text", is_flag=True, default=None,
-              help="Readable lines on stdout instead of JSON (the default for the embedded demo).")
+              help="Readable lines on stdout instead of JSON (the default without --model).")
 @click.option("--save", type=click.Path(path_type=Path),
               help="Annotated output: a video (.mp4/.avi) or a folder of JPEGs.")
 @click.option("--max-frames", type=click.IntRange(1), help="Stop after N frames.")
@@ -110,12 +110,14 @@ def cli(verbose: int, quiet: bool) -> None:
 def run_command(config_path: Path | None, **flags) -> None:
     """Detect objects in a camera, stream, video or images.
 
-    With no --model and no --config, runs the embedded demo: a small int8 shapes
-    detector on a bundled clip.
+    With no --model and no --config, runs the embedded default: the COCO SSD MobileNet v1
+    (80 everyday classes: people, cats, dogs, cars...) on a bundled sample clip, or on
+    --source.
 
     \b
     Examples:
-      edge run                                   # the embedded demo
+      edge run                                   # the embedded default on its sample clip
+      edge run --source 0                        # the embedded default on camera 0
       edge run --model detect.tflite --source 0
       edge run --model yolov5n-int8.tflite --labels coco.yaml --source clip.mp4 --save out.mp4
       edge run --config firmware_configs/pi5-coral.yaml
@@ -129,12 +131,13 @@ def run_command(config_path: Path | None, **flags) -> None:
             cfg = load_config(config_path)
             settings = RunSettings.from_config(cfg)
         elif flags["model"] is None:
-            from edge.defaults import default_paths
+            from edge.defaults import default_model, default_paths
 
-            model, clip = default_paths()
-            click.echo(f"no --model: running the embedded default ({model.name} on "
-                       f"{clip.name if flags['source'] is None else flags['source']})", err=True)
-            settings = RunSettings(model=model, source=str(clip), text=True, stats_interval_s=2.0)
+            (model, labels), (_, clip) = default_model(), default_paths()
+            click.echo(f"no --model: running the embedded default, COCO {model.name}, on "
+                       f"{clip.name if flags['source'] is None else flags['source']}", err=True)
+            settings = RunSettings(model=model, labels=labels, source=str(clip), text=True,
+                                   stats_interval_s=2.0)
         else:
             if flags["source"] is None:
                 raise click.UsageError("give --source (camera index, file, URL...) with --model")

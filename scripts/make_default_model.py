@@ -1,4 +1,5 @@
-"""Regenerate the embedded default: a small int8 shapes detector + a sample clip.
+"""Regenerate the small int8 shapes detector + its clip (tests use it as a model of our own
+format; the embedded default of `edge run` is the COCO model, see make_coco_sample.py).
 
 Everything comes from our own pipeline: synthetic data (train.synth), `edge train`
 (tiny-YOLO), `edge convert` (full-integer int8, calibrated, parity-checked), and a clip of

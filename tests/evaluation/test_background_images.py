@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from edge.datasets import load_split
-from edge.defaults import DEFAULT_MODEL
+from edge.defaults import SHAPES_MODEL
 from edge.detector import Detector
 from edge.evaluation.evaluate import evaluate_detector
 
@@ -31,7 +31,7 @@ def test_background_image_is_kept_and_its_detections_are_false_positives(tmp_pat
     assert ds.issues == []
     by_stem = {s.image_path.stem: s for s in ds.samples}
     assert set(by_stem) == {"object", "background"} and len(by_stem["background"].xyxy) == 0
-    det = Detector.load(DEFAULT_MODEL)
+    det = Detector.load(SHAPES_MODEL)
     alone = evaluate_detector(det.detect, ds.subset([list(by_stem).index("object")], "object"), False)
     both = evaluate_detector(det.detect, ds, progress=False)
     assert alone.map50 > 0.99  # the square is found

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from edge.cli import cli
 from edge.datasets import load_split, load_splits
-from edge.defaults import DEFAULT_MODEL
+from edge.defaults import SHAPES_MODEL
 
 
 def _ultralytics_layout(root: Path, yaml_text: str) -> Path:
@@ -41,10 +41,10 @@ def test_data_yaml_with_path_train_val_keys(tmp_path: Path) -> None:
 def test_eval_and_profile_accept_data_yaml(tmp_path: Path) -> None:
     y = _ultralytics_layout(tmp_path / "shapes", "path: ../shapes\ntrain: images/train\nval: images/val\n"
                             "names: [square, circle, triangle]\n")
-    res = CliRunner().invoke(cli, ["eval", "--model", str(DEFAULT_MODEL), "--data", str(y)])
+    res = CliRunner().invoke(cli, ["eval", "--model", str(SHAPES_MODEL), "--data", str(y)])
     assert res.exit_code == 0, res.output
     assert "[val]" in res.output and "mAP@0.5 1.0000" in res.output
-    res = CliRunner().invoke(cli, ["-q", "profile", "--models", str(DEFAULT_MODEL), "--data", str(y),
+    res = CliRunner().invoke(cli, ["-q", "profile", "--models", str(SHAPES_MODEL), "--data", str(y),
                                    "--repeats", "1", "--out", str(tmp_path / "prof")])
     assert res.exit_code == 0, res.output
 

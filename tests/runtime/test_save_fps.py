@@ -7,7 +7,7 @@ import numpy as np
 from click.testing import CliRunner
 
 from edge.cli import cli
-from edge.defaults import DEFAULT_MODEL
+from edge.defaults import SHAPES_MODEL
 
 
 def test_saved_video_keeps_the_clip_frame_rate(tmp_path):
@@ -19,7 +19,7 @@ def test_saved_video_keeps_the_clip_frame_rate(tmp_path):
         w.write(img)
     w.release()
     out = tmp_path / "out.mp4"
-    res = CliRunner().invoke(cli, ["-q", "run", "--model", str(DEFAULT_MODEL), "--source", str(clip),
+    res = CliRunner().invoke(cli, ["-q", "run", "--model", str(SHAPES_MODEL), "--source", str(clip),
                                    "--save", str(out), "--jsonl", str(tmp_path / "d.jsonl")])
     assert res.exit_code == 0, res.output
     cap = cv2.VideoCapture(str(out))

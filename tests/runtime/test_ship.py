@@ -48,9 +48,9 @@ def wheel(tmp_path_factory):
 
 @pytest.mark.slow
 def test_bundle_installs_into_a_fresh_venv_and_runs_idempotently(tmp_path, wheel):
-    from edge.defaults import default_paths
+    from edge.defaults import shapes_paths
 
-    model, clip = default_paths()
+    model, clip = shapes_paths()
     cfg = tmp_path / "box.yaml"
     cfg.write_text(f"device: box\nmodel: {model}\nsource: 0\nthreads: 2\n")
     out = tmp_path / "box.tar.gz"

@@ -10,7 +10,7 @@ import numpy as np
 from click.testing import CliRunner
 
 from edge.cli import cli
-from edge.defaults import DEFAULT_MODEL
+from edge.defaults import SHAPES_MODEL
 from edge.detector import Detector
 
 
@@ -29,7 +29,7 @@ def _shapes_dataset(root: Path, class_id: int) -> Path:
 
 def test_eval_with_no_ground_truth_left_exits_non_zero(tmp_path):
     data = _shapes_dataset(tmp_path / "ds", class_id=7)  # beyond the 3 labels: every box skipped
-    res = CliRunner().invoke(cli, ["eval", "--model", str(DEFAULT_MODEL), "--data", str(data)])
+    res = CliRunner().invoke(cli, ["eval", "--model", str(SHAPES_MODEL), "--data", str(data)])
     assert res.exit_code != 0
     assert "no ground-truth box" in res.output and "mAP is undefined" in res.output
     assert "Traceback" not in res.output
@@ -48,7 +48,7 @@ def test_labels_file_that_renames_the_metadata_classes_warns(tmp_path, caplog):
     other = tmp_path / "labels.txt"
     other.write_text("cat\ndog\nbird\n")
     with caplog.at_level(logging.WARNING, logger="edge.detector"):
-        det = Detector.load(DEFAULT_MODEL, labels=other)
+        det = Detector.load(SHAPES_MODEL, labels=other)
     assert det.labels == ["cat", "dog", "bird"]
     msg = caplog.text
     assert "['square', 'circle', 'triangle']" in msg and "['cat', 'dog', 'bird']" in msg
