@@ -25,8 +25,8 @@ from train.synth import make_synthetic
 
 # (arch, width, steps): measured over seeds 0-4 on 2 cores, mAP@0.5 on the training images
 # was >= 0.96 for both (SSD ~55 s, tiny-YOLO ~30 s); before the BatchNorm fix it was <= 0.01.
-LEARNERS = [("ssd", 0.35, 120), ("tiny-yolo", 0.5, 150)]
-MIN_MAP50 = 0.7
+# yolo-nano (measured: mAP@0.5 1.0, mAP@[.5:.95] 0.99 after 150 steps) is held to 0.9
+LEARNERS = [("ssd", 0.35, 120, 0.7), ("tiny-yolo", 0.5, 150, 0.7), ("yolo-nano", 0.5, 150, 0.9)]
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +35,9 @@ def eight_images(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("arch", "width", "steps"), LEARNERS)
-def test_overfits_a_few_images_and_detects_them(arch: str, width: float, steps: int, eight_images: Path,
-                                                tmp_path: Path) -> None:
+@pytest.mark.parametrize(("arch", "width", "steps", "min_map50"), LEARNERS)
+def test_overfits_a_few_images_and_detects_them(arch: str, width: float, steps: int, min_map50: float,
+                                                eight_images: Path, tmp_path: Path) -> None:
     epochs = 3
     cfg = TrainConfig(data=eight_images, out=tmp_path / "run", model=arch, input_size=128, epochs=epochs,
                       batch_size=8, width=width, lr=2e-3, augment=False, verbose=0, seed=0,
@@ -47,7 +47,7 @@ def test_overfits_a_few_images_and_detects_them(arch: str, width: float, steps: 
     train_ds, _ = load_splits(eight_images, train_split="train", val_split="train")
     det = KerasDetector.load(r.out, score=0.01)
     res = evaluate_detector(det.detect, train_ds)
-    assert res.map50 >= MIN_MAP50, (arch, res.map50, r.history)
+    assert res.map50 >= min_map50, (arch, res.map50, r.history)
     assert abs(res.map50 - r.best_map50) < 0.05  # the callback's val mAP is the same measurement
 
 

@@ -91,3 +91,27 @@ def test_int8_model_maps_every_op_to_the_edgetpu(tmp_path: Path) -> None:
     rep = precheck(path)
     assert rep.issues == [], rep.text()
     assert rep.predicted_tpu_fraction == 1.0, rep.text()
+
+
+@pytest.mark.slow
+def test_nano_trains_converts_to_int8_and_runs_on_the_device_path(synth_data: Path, tmp_path: Path) -> None:
+    """train -> int8 (parity gate on both mAPs) -> the device Detector, the whole chain."""
+    from convert.pipeline import ConvertOptions, convert_run
+    from edge.datasets import load_splits
+    from edge.detector import Detector
+    from edge.evaluation.evaluate import evaluate_detector
+    from train.fit import TrainConfig, train
+
+    r = train(TrainConfig(data=synth_data, out=tmp_path / "run", model="yolo-nano", input_size=96, epochs=4,
+                          batch_size=8, width=0.25, lr=3e-3, augment=False, verbose=0, seed=0,
+                          steps_per_epoch=20))
+    assert r.metadata.decoder.layout == "ltrb" and r.metadata.provenance["family"] == "yolo-nano"
+    res = convert_run(r.out, tmp_path / "nano.tflite", ConvertOptions(
+        quant="int8", calib_data=synth_data / "train" / "images", calib_count=16, val_data=synth_data,
+        max_drop=0.1, progress=False))
+    assert res.parity is not None and res.parity.passed, res.parity.text()
+    det = Detector.load(res.out, score=0.01)
+    assert det.decoder.name == "yolo-ltrb"
+    _, val = load_splits(synth_data)
+    got = evaluate_detector(det.detect, val, False)
+    assert abs(got.map50 - res.parity.tflite_map50) < 1e-6  # the device path is what parity measured
