@@ -65,3 +65,18 @@ def mobilenet_v2(input_size: int, alpha: float, weights: str | Path | None,
         load_local_weights(base, w)
     set_bn_momentum(base, bn_momentum)
     return base
+
+
+def check_scratch_model(arch: str, input_size: int, weights: str | Path | None) -> str | Path | None:
+    """Input size and weights of our from-scratch models (no ImageNet backbone exists for them)."""
+    if not 96 <= input_size <= 640 or input_size % 32:
+        raise ValueError(f"{arch} input must be a multiple of 32 in 96..640, got {input_size}")
+    w = check_weights(weights)
+    if w == "imagenet":
+        raise ValueError(f"{arch} has no ImageNet backbone; use weights 'none' or a local .h5")
+    return w
+
+
+def scaled_channels(n: int, width: float) -> int:
+    """``n`` channels times ``width``, rounded to a multiple of 8 (int8 kernels like it), >= 8."""
+    return max(8, int(round(n * width / 8)) * 8)

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from train.models.backbone import BN_MOMENTUM, check_weights, load_local_weights
+from train.models.backbone import BN_MOMENTUM, check_scratch_model, load_local_weights, scaled_channels
 
 STRIDES = (16, 32)
 PRIOR_OBJ = 0.01
@@ -41,14 +41,10 @@ def build_tiny_yolo(
     weights: str | Path | None = None,
 ) -> keras.Model:
     """Build the model; ``width`` scales every layer's channels."""
-    if not 96 <= input_size <= 640 or input_size % 32:
-        raise ValueError(f"tiny-YOLO input must be a multiple of 32 in 96..640, got {input_size}")
-    w = check_weights(weights)
-    if w == "imagenet":
-        raise ValueError("tiny-YOLO has no ImageNet backbone; use weights 'none' or a local .h5")
+    w = check_scratch_model("tiny-YOLO", input_size, weights)
 
     def c(n: int) -> int:
-        return max(8, int(round(n * width / 8)) * 8)
+        return scaled_channels(n, width)
 
     inp = keras.Input((input_size, input_size, 3), name="image")
     x = inp

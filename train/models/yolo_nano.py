@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from train.models.backbone import BN_MOMENTUM, check_weights, load_local_weights
+from train.models.backbone import BN_MOMENTUM, check_scratch_model, load_local_weights, scaled_channels
 
 STRIDES = (8, 16, 32)
 LTRB_RANGE = 16.0  # an output of 1.0 reaches 16 strides from the point (YOLOv8's reg_max)
@@ -83,14 +83,10 @@ def build_yolo_nano(
     depth: int = 1,
 ) -> keras.Model:
     """Build the model: ``width`` scales every layer's channels, ``depth`` the bottlenecks."""
-    if not 96 <= input_size <= 640 or input_size % 32:
-        raise ValueError(f"yolo-nano input must be a multiple of 32 in 96..640, got {input_size}")
-    w = check_weights(weights)
-    if w == "imagenet":
-        raise ValueError("yolo-nano has no ImageNet backbone; use weights 'none' or a local .h5")
+    w = check_scratch_model("yolo-nano", input_size, weights)
 
     def c(n: int) -> int:
-        return max(8, int(round(n * width / 8)) * 8)
+        return scaled_channels(n, width)
 
     inp = keras.Input((input_size, input_size, 3), name="image")
     x = _cbr(inp, c(16), 3, "stem", 2)  # /2
