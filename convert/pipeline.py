@@ -113,6 +113,34 @@ def convert_run(model: Path, out: Path, opts: ConvertOptions) -> ConvertResult:
         head = make_fused_head(spec, len(trained.labels),
                                FusionSettings(t.max_detections, min(0.01, t.score), t.iou))
         decoder = fused_decoder_spec()
+    result, failed = _convert_and_prove(run, out, opts, io, calib, head, decoder, dataset, val_root)
+    more = retry_calibration_count(opts, len(calib)) if failed and calib is not None else None
+    if more is not None:
+        # int8 ranges come from the calibration images: a wider sample is the first thing that
+        # helps when the gate fails (rare inputs that the first sample clipped)
+        first = f"{'; '.join(failed)} with {len(calib)} calibration images"
+        log.info("parity failed (%s); retrying with %d calibration images", first, more)
+        calib = load_calibration(opts.calib_data, trained.input, more, opts.progress)
+        result, failed = _convert_and_prove(run, out, opts, io, calib, head, decoder, dataset, val_root)
+        result.notes.append(f"int8 retried: {first}; {len(calib)} images: "
+                            f"{'; '.join(failed) if failed else 'passed'}")
+    tmp = out.with_name(out.stem + ".partial.tflite")
+    if failed:
+        raise _reject(tmp, out, failed, result)
+    tmp.replace(out)
+    if opts.edgetpu:  # compile the final file so the compiled name is <out stem>_edgetpu
+        result.edgetpu = check_edgetpu(out, opts.edgetpu_out or out.parent, opts.edgetpu_segments,
+                                       opts.min_tpu_ops)
+        if not result.edgetpu.passed:
+            raise _reject(out, out, [f"Edge TPU op share below --min-tpu-ops {opts.min_tpu_ops}"],
+                          result)
+    return result
+
+
+def _convert_and_prove(run, out: Path, opts: ConvertOptions, io: str, calib, head, decoder, dataset,
+                       val_root) -> tuple[ConvertResult, list[str]]:
+    """Convert, embed the contract, run parity; the model is left at ``<out>.partial.tflite``."""
+    trained = run.metadata
     data = convert_keras(run.model, opts.quant, io, calib, head)
     prov = {"run": str(run.run_dir), "source_model": run.model_path.name, "io": io,
             "postprocess": "fused" if head is not None else "raw"}
@@ -133,16 +161,21 @@ def convert_run(model: Path, out: Path, opts: ConvertOptions) -> ConvertResult:
             failed.append(f"{' and '.join(result.parity.failures())} (> --max-drop {opts.max_drop})")
     else:
         result.notes.append("parity: skipped (--no-parity); accuracy of this model is unproven")
-    if failed:
-        raise _reject(tmp, out, failed, result)
-    tmp.replace(out)
-    if opts.edgetpu:  # compile the final file so the compiled name is <out stem>_edgetpu
-        result.edgetpu = check_edgetpu(out, opts.edgetpu_out or out.parent, opts.edgetpu_segments,
-                                       opts.min_tpu_ops)
-        if not result.edgetpu.passed:
-            raise _reject(out, out, [f"Edge TPU op share below --min-tpu-ops {opts.min_tpu_ops}"],
-                          result)
-    return result
+    return result, failed
+
+
+RETRY_CALIBRATION_FACTOR = 4
+
+
+def retry_calibration_count(opts: ConvertOptions, used: int) -> int | None:
+    """How many calibration images a failed int8 conversion retries with (up to
+    ``RETRY_CALIBRATION_FACTOR`` x ``used``), or None when the folder has no more."""
+    if opts.calib_data is None:
+        return None
+    from convert.calibration import find_images
+
+    available = len(find_images(opts.calib_data))
+    return min(available, RETRY_CALIBRATION_FACTOR * used) if available > used else None
 
 
 def _reject(path: Path, out: Path, failed: list[str], result: ConvertResult) -> GateError:

@@ -100,3 +100,16 @@ def test_parity_gate_watches_box_precision_too():
     assert not r.passed and r.failures() == ["mAP@[.5:.95] dropped 0.0300"]
     assert "FAIL: mAP@[.5:.95] dropped 0.0300 > --max-drop 0.02" in r.text()
     assert r.to_dict()["drop"] == 0.03
+
+
+def test_failed_int8_parity_retries_with_more_calibration_images_when_there_are_more(tmp_path):
+    from convert.pipeline import ConvertOptions, retry_calibration_count
+
+    folder = tmp_path / "calib"
+    folder.mkdir()
+    for i in range(10):
+        cv2.imwrite(str(folder / f"{i}.jpg"), np.full((8, 8, 3), i * 20, np.uint8))
+    opts = ConvertOptions(calib_data=folder, calib_count=2)
+    assert retry_calibration_count(opts, 2) == 8  # 4x what was used
+    assert retry_calibration_count(opts, 4) == 10  # capped by what the folder has
+    assert retry_calibration_count(opts, 10) is None  # nothing more to try
