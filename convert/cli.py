@@ -8,8 +8,18 @@ import click
 
 from convert.tflite import IO_TYPES, QUANT_MODES
 
+EXAMPLES = """
+\b
+Examples:
+  edge convert --model runs/door --quant int8 --calib-data datasets/door \\
+      --val-data datasets/door --out door-int8.tflite
+  edge convert --model runs/door --quant fp16 --out door-fp16.tflite --no-parity
+  edge convert --model runs/door --quant int8 --calib-data datasets/door --val-data datasets/door \\
+      --edgetpu --out door.tflite
+"""
 
-@click.command("convert")
+
+@click.command("convert", epilog=EXAMPLES)
 @click.option("--model", required=True, type=click.Path(path_type=Path),
               help="Training run directory (model.keras + model.edge.json) or a .keras file.")
 @click.option("--quant", type=click.Choice(QUANT_MODES), default="int8", show_default=True,

@@ -107,7 +107,10 @@ def cli(verbose: int, quiet: bool) -> None:
               help="Capture-to-output bound in ms; stale live frames are dropped.")
 @click.option("--stats-interval", "stats_interval_s", type=click.FloatRange(min=0, min_open=True),
               help="Seconds between stats lines [default: 10].")
-def run_command(config_path: Path | None, **flags) -> None:
+@click.option("--summary-json", is_flag=True,
+              help="End with the stats as one JSON line ('summary {...}' on stderr) instead of "
+              "the table.")
+def run_command(config_path: Path | None, summary_json: bool, **flags) -> None:
     """Detect objects in a camera, stream, video or images.
 
     With no --model and no --config, runs the embedded default: the COCO SSD MobileNet v1
@@ -158,7 +161,12 @@ def run_command(config_path: Path | None, **flags) -> None:
         raise
     except USER_ERRORS as e:
         raise click.ClickException(str(e)) from e
-    click.echo("summary " + json.dumps(summary), err=True)
+    if summary_json:
+        click.echo("summary " + json.dumps(summary), err=True)
+    else:
+        from edge.outputs.summary import format_summary
+
+        click.echo(format_summary(summary), err=True)
 
 
 def with_flags(settings: RunSettings, flags: dict[str, object]) -> RunSettings:

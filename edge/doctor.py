@@ -259,7 +259,15 @@ def format_checks(checks: list[Check]) -> str:
     return "\n".join(lines)
 
 
-@click.command("doctor")
+EXAMPLES = """
+\b
+Examples:
+  edge doctor --config /etc/edge/config.yaml       # what the installed service runs
+  edge doctor --config firmware_configs/pi5-coral.yaml
+"""
+
+
+@click.command("doctor", epilog=EXAMPLES)
 @click.option("--config", "config_path", type=click.Path(path_type=Path), required=True,
               help="Device YAML to check (the one the service runs).")
 def doctor_command(config_path: Path) -> None:

@@ -146,7 +146,15 @@ def describe(path: Path) -> str:
     return "\n".join(lines)
 
 
-@click.command("inspect")
+EXAMPLES = """
+\b
+Examples:
+  edge inspect door-int8.tflite          # contract, I/O, quantization, ops, size
+  edge inspect door-int8.tflite --json   # only the edge metadata record
+"""
+
+
+@click.command("inspect", epilog=EXAMPLES)
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print only our contract record as JSON.")
 def inspect_command(model: Path, as_json: bool) -> None:

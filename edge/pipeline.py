@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from edge.core.frame import FrameResult, ResultSink
 from edge.detector import Detector
+from edge.outputs.summary import fps_label
 from edge.sources.base import FrameSource
 from edge.sources.capture import CaptureThread, ReconnectPolicy
 from edge.stats import LatencyStats
@@ -156,10 +157,13 @@ class Pipeline:
                             "overwritten": self.capture.stats.overwritten,
                             "reconnects": self.capture.stats.reconnects}
         s["sink_errors"] = dict(self.sink_errors)
+        # a file's FPS is throughput, not a frame rate: readers must be able to tell
+        s["live"] = bool(self.capture.latest_only) if self.capture is not None else True
         return s
 
     def _report(self) -> None:
-        log.info("%s", self.stats.format_line())
+        live = self.capture is None or self.capture.latest_only
+        log.info("%s%s", self.stats.format_line(), "" if live else f" ({fps_label(False)})")
         stats = self.summary()
         for sink in self.sinks:
             publish = getattr(sink, "publish_stats", None)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.backends.base import Signature, TensorSpec, dequantize
+from edge.backends.native_log import native_info_to_debug
 from edge.backends.runtime import interpreter_module
 from edge.core.tflite_file import ModelFileError, TfliteFile, read_tflite
 
@@ -69,8 +70,9 @@ class TfliteBackend:
             if resolver is not None:
                 kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         try:
-            self.interpreter = mod.Interpreter(**kwargs)
-            self.interpreter.allocate_tensors()
+            with native_info_to_debug():
+                self.interpreter = mod.Interpreter(**kwargs)
+                self.interpreter.allocate_tensors()
         except (RuntimeError, ValueError) as e:
             raise ModelFileError(f"{self.path}: the {self.runtime} interpreter cannot load "
                                  f"this model: {str(e).strip().splitlines()[0]}") from e

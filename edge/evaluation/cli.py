@@ -49,7 +49,16 @@ def check_has_ground_truth(ds, data: Path, split: str) -> None:
                          "names match these labels? (see the report above)")
 
 
-@click.command("eval")
+EXAMPLES = """
+\b
+Examples:
+  edge eval --model runs/door/door-int8.tflite --data datasets/door --out eval/
+  edge eval --model runs/door --data datasets/door/data.yaml --split test
+  edge eval --model ssd_mobilenet_v1_coco_quant.tflite --labels labelmap.txt --data pets/
+"""
+
+
+@click.command("eval", epilog=EXAMPLES)
 @click.option("--model", required=True, type=click.Path(path_type=Path, exists=True),
               help=".tflite, model.keras, or a training run folder.")
 @click.option("--data", required=True, type=click.Path(path_type=Path, exists=True),

@@ -7,6 +7,7 @@ so the device's own path is what gets measured.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -33,7 +34,8 @@ def detections_to_coco(dets: Detections, image_id: int, size_wh: tuple[int, int]
 
 
 def _progress(it: Iterable, total: int, show: bool, desc: str) -> Iterable:
-    if not show:
+    if not show or not sys.stderr.isatty():
+        # tqdm redraws with ANSI codes: in a pipe, log file or journal they are noise
         return it
     try:
         from tqdm import tqdm
