@@ -2,8 +2,11 @@
 checkpoints and conversion.
 
 The decay ramps up, ``d = decay * (1 - exp(-updates / tau))``, so early weights (random)
-are forgotten quickly and the average narrows to a window of ``~1 / (1 - decay)`` steps
-later. BatchNorm moving statistics are averaged too: they belong to the weights the
+are forgotten quickly and the average settles to a window of ``~1 / (1 - decay)`` steps.
+YOLOv5's 0.9999 (a 10k-step window) suits runs of 100k+ steps; a CPU run of a few thousand
+would average in its early, high-learning-rate weights. With ``decay=None`` the window is a
+fraction of the planned run (``horizon()``, re-read as a time budget re-plans it).
+BatchNorm moving statistics are averaged too: they belong to the weights the
 average describes.
 
 Keras runs callbacks in list order, so ``swap_in`` goes first in the callback list (val mAP
@@ -14,19 +17,26 @@ and ``BackupAndRestore`` continue from the raw weights).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+WINDOW_FRACTION = 0.05  # of the planned steps, when the decay follows the run
+MIN_WINDOW = 50  # steps
+
 
 class WeightEma:
     """Shadow copies of a model's float weights, updated after every training batch."""
 
-    def __init__(self, decay: float = 0.9995, tau: float = 200.0) -> None:
-        if not 0.0 < decay < 1.0 or tau <= 0:
-            raise ValueError(f"EMA decay must be in (0, 1) and tau > 0, got {decay}, {tau}")
-        self.decay, self.tau = decay, tau
+    def __init__(self, decay: float | None = None, tau: float | None = None,
+                 horizon: Callable[[], int] | None = None) -> None:
+        if decay is not None and not 0.0 < decay < 1.0:
+            raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
+        if decay is None and horizon is None:
+            raise ValueError("EMA needs a fixed decay or the planned number of steps (horizon)")
+        self._decay, self._tau, self.horizon = decay, tau, horizon
         self.model: keras.Model | None = None
         self.shadow: list[tf.Variable] = []
         self.weights: list = []
@@ -46,8 +56,17 @@ class WeightEma:
 
         self._update = update
 
+    @property
+    def window(self) -> float:
+        """Steps the average settles to (1 / (1 - decay))."""
+        if self._decay is not None:
+            return 1.0 / (1.0 - self._decay)
+        return max(MIN_WINDOW, WINDOW_FRACTION * self.horizon())
+
     def current_decay(self) -> float:
-        return self.decay * (1.0 - math.exp(-self.updates / self.tau))
+        w = self.window
+        tau = self._tau if self._tau is not None else w  # ramp over about one window
+        return (1.0 - 1.0 / w) * (1.0 - math.exp(-self.updates / tau))
 
     def step(self) -> None:
         self.updates += 1

@@ -66,7 +66,7 @@ class TrainConfig:
     max_seconds: float | None = None  # safety net: stop after the epoch that crosses it
     time_minutes: float | None = None  # budget: epochs, LR schedule and mosaic fitted to it
     ema: bool = True  # validate, save and convert the moving average of the weights
-    ema_decay: float = 0.9995
+    ema_decay: float | None = None  # None: the average spans ~5 % of the planned steps
     final_lr: float = 0.01  # cosine ends at lr * final_lr
     close_mosaic: float = 0.1  # mosaic off for this last fraction of the epochs
     exist_ok: bool = False  # train again over a finished run in ``out``
@@ -214,7 +214,7 @@ def train(cfg: TrainConfig) -> TrainResult:
                         close_mosaic if cfg.augment and cfg.mosaic > 0 else None, verbose=cfg.verbose > 0)
     write_metadata(md, out / "model.keras")
     map_cb = MapCallback(val_ds, md)
-    ema = WeightEma(cfg.ema_decay) if cfg.ema else None
+    ema = WeightEma(cfg.ema_decay, horizon=lambda: schedule.total_steps) if cfg.ema else None
     # order matters (Keras calls on_epoch_end in list order): EMA weights in, score, plan,
     # save; raw weights back before the resume backup
     callbacks = [

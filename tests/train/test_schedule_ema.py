@@ -28,13 +28,24 @@ def _toy() -> keras.Model:
     return keras.Model(inp, keras.layers.Dense(1)(x))
 
 
+def test_ema_window_follows_the_planned_run() -> None:
+    planned = [10_000]
+    ema = WeightEma(horizon=lambda: planned[0])
+    assert ema.window == 500  # 5 % of the planned steps
+    planned[0] = 200
+    assert ema.window == 50  # never shorter than 50 steps
+    ema.updates = 10_000
+    assert ema.current_decay() == pytest.approx(1 - 1 / 50)
+    assert WeightEma(decay=0.9999, tau=2000).window == pytest.approx(10_000)
+
+
 def test_the_saved_checkpoint_holds_the_ema_of_the_weights(tmp_path: Path) -> None:
     """Replays the EMA update in numpy from the raw weights seen after every step and compares
     it with what ModelCheckpoint wrote between swap_in and swap_out (the order train.fit uses)."""
     keras.utils.set_random_seed(0)
     model = _toy()
     model.compile(keras.optimizers.Adam(0.05), "mse")
-    ema = WeightEma(decay=0.9, tau=3.0)
+    ema = WeightEma(decay=0.9, tau=3.0)  # fixed: YOLOv5's formula with a short window
     seen: list[list[np.ndarray]] = []
     floats = [i for i, w in enumerate(model.weights) if np.dtype(w.dtype).kind == "f"]
     start = [np.asarray(model.weights[i]).copy() for i in floats]
