@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from edge.core.image_file import read_image_bgr
-from edge.core.model_input import InputLayout, model_input
+from edge.core.model_input import InputLayout, encode_pixels, model_input
 from edge.datasets.types import Dataset, Sample
 from train.augment import AugmentConfig, augment_batch
 
@@ -94,8 +94,10 @@ def make_dataset(
         if cur is not None:
             rng = np.random.default_rng(np.uint64(rng_seed))
             images, boxes, classes = augment_batch(images, boxes, classes, rng, cur)
-        return (images.astype(np.float32) / 255.0, *encoder(boxes, classes))
+        return (encode_pixels(images, float_layout), *encoder(boxes, classes))
 
+    # the float model's input, normalized as the contract says (edge.core.model_input)
+    float_layout = InputLayout((input_size, input_size), pad_value=pad_value, dtype="float32")
     n_out = len(target_shapes)
     rand = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
     d = tf.data.Dataset.zip((d, rand))

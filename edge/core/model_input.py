@@ -102,7 +102,7 @@ class _Encoder:
         return _Encoder(dtype, mean=np.asarray(norm.mean, np.float32), std=np.asarray(norm.std, np.float32))
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
-        c = pixels.shape[2]
+        c = pixels.shape[-1]  # (h, w, C) or a batch (B, h, w, C)
         if self.lut is not None:
             return self.lut[pixels, np.arange(c)]
         if self.mean is None:
@@ -127,8 +127,8 @@ def model_pixels(image_bgr: np.ndarray, layout: InputLayout) -> tuple[np.ndarray
 
 
 def encode_pixels(pixels: np.ndarray, layout: InputLayout) -> np.ndarray:
-    """(h, w, C) uint8 in the model's channel order -> the input tensor (h, w, C) in
-    ``layout.dtype``: normalized, then quantized when the input is."""
+    """(h, w, C) (or a batch (B, h, w, C)) uint8 in the model's channel order -> the input
+    tensor of the same shape in ``layout.dtype``: normalized, then quantized when the input is."""
     return layout._encoder(pixels)  # noqa: SLF001 - cached per layout
 
 
