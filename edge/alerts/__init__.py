@@ -24,9 +24,6 @@ def build_alerts(cfg: AlertsConfig, device: str) -> AlertManager | None:
     from edge.alerts.dispatch import SinkRunner
     from edge.alerts.engine import RuleEngine
 
-    if not isinstance(cfg, AlertsConfig):
-        # transitional: callers that still pass the whole EdgeConfig get its alerts section
-        cfg = cfg.alerts
     kinds = cfg.sink_kinds()
     if not cfg.rules:
         if kinds:
