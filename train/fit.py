@@ -194,7 +194,10 @@ def train(cfg: TrainConfig) -> TrainResult:
     with strategy.scope():
         built = family.build(cfg, labels, setup, provenance)
         # the learning rate is set every step by Schedule (fitted to the budget when there is one)
-        built.model.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=10.0), loss=built.losses)
+        # XLA only where the family measured it faster, and not under tf.distribute (Keras' rule)
+        jit = built.jit_compile and cfg.strategy == "default"
+        built.model.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=10.0), loss=built.losses,
+                            jit_compile=jit)
     model, md = built.model, built.metadata
     if built.note:
         print(built.note, flush=True)

@@ -104,7 +104,7 @@ class YoloNanoFamily:
         model = build_yolo_nano(size, n, cfg.width, cfg.weights)
         enc = GtEncoder(setup["max_boxes"])
         return Built(model, enc.encode_batch, [NanoLoss(size, n)], nano_metadata(labels, size, provenance),
-                     [(setup["max_boxes"], 5)])
+                     [(setup["max_boxes"], 5)], jit_compile=True)
 
 
 FAMILY = YoloNanoFamily()
