@@ -68,6 +68,10 @@ def main() -> None:
     path, names, tr, va, size = SETTINGS[a.dataset]
     size = a.input or size
     out = a.out / f"{a.dataset}_{a.model}{'_' + a.tag if a.tag else ''}"
+    if out.exists():  # a benchmark starts from scratch: never resume or refuse an old run
+        import shutil
+
+        shutil.rmtree(out)
     t0 = time.perf_counter()
     r = train(TrainConfig(data=path, out=out, model=a.model, input_size=size, epochs=a.epochs,
                           batch_size=a.batch, width=a.width, names=names, train_split=tr, val_split=va,
