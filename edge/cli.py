@@ -15,6 +15,7 @@ import click
 
 from edge import __version__
 from edge.decoders.names import DECODER_NAMES
+from edge.extras import extra_for, install_command, missing_modules
 
 if TYPE_CHECKING:
     from edge.app import RunSettings
@@ -31,9 +32,42 @@ LAZY_COMMANDS = {
     "bundle": ("edge.bundle:bundle_command", "Pack model + config + service into an installer."),
 }
 
+# commands that can do nothing without an extra's package: they say which extra to install
+# before parsing anything (--help included) instead of failing mid-run
+COMMAND_NEEDS: dict[str, tuple[str, ...]] = {
+    "train": ("tensorflow",),
+    "convert": ("tensorflow",),
+    "eval": ("pycocotools",),
+}
+
 # errors a user can fix; anything else is a bug and keeps its traceback
 USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileNotFoundError, RuntimeError,
                                                  TimeoutError)
+
+log = logging.getLogger(__name__)
+
+
+def missing_extra_message(command: str, module: str | None) -> str | None:
+    """The one line for ``edge <command>`` lacking ``module``, naming the extra that brings
+    it; None when no extra does (a broken install or a bug: that keeps its traceback)."""
+    extra = extra_for(module)
+    if extra is None or module is None:
+        return None
+    return (f"`edge {command}` needs {module.split('.')[0]}, which this install lacks: "
+            f"{install_command(extra)}")
+
+
+def _unavailable_command(name: str, message: str) -> click.Command:
+    """Stands in for a command that cannot load; any invocation, --help too, prints
+    ``message`` and exits 1. `edge --help` lists ``message`` as its help."""
+
+    @click.command(name=name, help=message, add_help_option=False,
+                   context_settings={"ignore_unknown_options": True})
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def unavailable(args: tuple[str, ...]) -> None:
+        raise click.ClickException(message)
+
+    return unavailable
 
 
 class LazyGroup(click.Group):
@@ -45,22 +79,29 @@ class LazyGroup(click.Group):
             return self.commands[name]
         if name not in LAZY_COMMANDS:
             return None
-        target, help_text = LAZY_COMMANDS[name]
+        target, _ = LAZY_COMMANDS[name]
+        lacking = missing_modules(*COMMAND_NEEDS.get(name, ()))
+        if lacking:
+            return _unavailable_command(name, missing_extra_message(name, lacking[0]) or "")
         module, attr = target.split(":")
         try:
             return getattr(importlib.import_module(module), attr)
         except ImportError as e:
-            missing = getattr(e, "name", "") or ""
-            reason = str(e)
+            message = (missing_extra_message(name, e.name)
+                       or f"`edge {name}` is unavailable here: {e}")
+            return _unavailable_command(name, message)
 
-            @click.command(name=name, help=help_text, context_settings={"ignore_unknown_options": True})
-            @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-            def unavailable(args: tuple[str, ...]) -> None:
-                hint = ("pip install 'edge-detect[train]'" if missing.startswith(("tensorflow", "keras"))
-                        else f"this install lacks {missing or module}")
-                raise click.ClickException(f"`edge {name}` is unavailable here: {reason}. {hint}")
-
-            return unavailable
+    def invoke(self, ctx: click.Context) -> object:
+        # a command that imports an optional package only on some paths (e.g. `edge eval`
+        # on a Keras model) ends here when it is missing: one line naming the extra
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as e:
+            message = missing_extra_message(ctx.invoked_subcommand or "", e.name)
+            if message is None:
+                raise
+            log.debug("%s", message, exc_info=True)  # -v keeps the traceback for a bug report
+            raise click.ClickException(message) from e
 
 
 def _setup_logging(verbose: int, quiet: bool) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from edge.datasets.types import ON_ERROR
+from edge.extras import install_command, missing_modules, skipped_note
 
 # The operating point every mAP in this project is scored at: `edge eval`, `edge profile`
 # and `edge convert`'s parity check use these, so their figures for one file agree.
@@ -35,7 +36,7 @@ def _detector(model: Path, score: float, iou: float | None, labels: Path | None)
             from train.keras_detector import KerasDetector
         except ImportError as e:
             raise click.ClickException(f"{model}: Keras models need TensorFlow "
-                                       f"(pip install 'edge-detect[train]'): {e}") from e
+                                       f"({install_command('train')}): {e}") from e
         return KerasDetector.load(model, score=score, iou=iou, max_detections=EVAL_MAX_DETECTIONS), "keras"
     raise click.ClickException(f"--model {model}: expected a .tflite file, a .keras file or a run folder")
 
@@ -75,7 +76,7 @@ Examples:
               help="Score threshold (low, so the PR curve is complete).")
 @click.option("--iou", type=float, default=None, help="NMS IoU (default: the model's).")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Folder for metrics.json and pr_curves.png.")
+              help="Folder for metrics.json and pr_curves.png (with matplotlib).")
 @click.option("--limit", type=int, default=None, help="Score only the first N images.")
 def eval_command(model: Path, data: Path, split: str | None, fmt: str | None, names: str | None,
                  labels: Path | None, on_error: str, score: float, iou: float | None, out: Path | None,
@@ -118,5 +119,11 @@ def eval_command(model: Path, data: Path, split: str | None, fmt: str | None, na
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps({"model": str(model), "data": str(data), "split": split,
                                                       **result.to_dict()}, indent=2))
-        png = save_pr_curves(result, out / "pr_curves.png", f"{model.name} on {data.name} [{split}]")
-        click.echo(f"wrote {out / 'metrics.json'} and {png}")
+        written = [out / "metrics.json"]
+        no_plot = missing_modules("matplotlib")
+        if no_plot:  # the numbers are the result; the curves are a picture of them
+            click.echo(skipped_note(["PR curves"], no_plot))
+        else:
+            written.append(save_pr_curves(result, out / "pr_curves.png",
+                                          f"{model.name} on {data.name} [{split}]"))
+        click.echo(f"wrote {' and '.join(str(p) for p in written)}")

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.extras import install_command
+
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 
 
@@ -76,7 +78,7 @@ def evaluate_coco(ground_truth: dict | str | Path, detections: list[dict] | str 
         from pycocotools.coco import COCO
         from pycocotools.cocoeval import COCOeval
     except ImportError as e:
-        raise RuntimeError("evaluation needs pycocotools: pip install 'edge-detect[eval]'") from e
+        raise RuntimeError(f"evaluation needs pycocotools: {install_command('eval')}") from e
     gt_data = _load(ground_truth)
     dets = list(_load(detections))
     with contextlib.redirect_stdout(io.StringIO()):

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.evaluation.coco import CocoResult
+from edge.extras import install_command
 
 
 def save_pr_curves(result: CocoResult, path: Path, title: str = "") -> Path:
@@ -17,7 +18,7 @@ def save_pr_curves(result: CocoResult, path: Path, title: str = "") -> Path:
         matplotlib.use("Agg")  # headless: devices and CI have no display
         import matplotlib.pyplot as plt
     except ImportError as e:
-        raise RuntimeError("PR curves need matplotlib: pip install 'edge-detect[eval]'") from e
+        raise RuntimeError(f"PR curves need matplotlib: {install_command('eval')}") from e
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(7, 5), dpi=100)

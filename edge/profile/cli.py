@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from edge.extras import install_command, missing_modules, skipped_note
 from edge.profile.measure import VariantSpec, measure_variant
 from edge.profile.report import (
     missing_variant_hints,
@@ -69,7 +70,13 @@ def profile_models(models: list[Path], data: Path, out: Path, threads: list[int 
                    labels: Path | None = None,
                    min_fps: float | None = None, min_map: float | None = None,
                    repeats: int = 3, max_images: int | None = None, progress: bool = True) -> dict:
-    """Measure every (model, threads, delegate); write CSV/JSON/PNG into ``out``."""
+    """Measure every (model, threads, delegate); write CSV/JSON/PNG into ``out``.
+
+    Without pycocotools the variants are timed but not scored (mAP None), and without
+    matplotlib there is no PNG; ``skipped`` in the answer is the one line that says so."""
+    no_map, no_plot = missing_modules("pycocotools"), missing_modules("matplotlib")
+    if no_map and min_map is not None:
+        raise ValueError(f"--min-map needs mAP, which needs pycocotools: {install_command('eval')}")
     if not out.is_dir():
         out.mkdir(parents=True)
     ds = load_eval_split(data, split, names, max_images)
@@ -80,14 +87,18 @@ def profile_models(models: list[Path], data: Path, out: Path, threads: list[int 
         if progress:
             click.echo(f"[{i}/{len(specs)}] {spec.name}", err=True)
         rows.append(measure_variant(spec, ds, aliases, labels, repeats=repeats, video=source,
-                                    progress=progress))
+                                    progress=progress, score=not no_map))
     pick, why = recommend(rows, min_fps, min_map)
     rec = {"variant": pick.name if pick else None, "reason": why}
-    write_csv(rows, out / "profile.csv")
-    write_json(rows, out / "profile.json", rec)
-    plot(rows, out / "profile.png", pick)
+    written = [out / "profile.csv", out / "profile.json"]
+    write_csv(rows, written[0])
+    write_json(rows, written[1], rec)
+    if not no_plot:
+        written.append(plot(rows, out / "profile.png", pick))
+    parts = (["mAP"] if no_map else []) + (["plot"] if no_plot else [])
     return {"rows": rows, "recommendation": rec, "hints": missing_variant_hints(rows),
-            "dataset": f"{data} ({ds.name}, {len(ds)} images)"}
+            "dataset": f"{data} ({ds.name}, {len(ds)} images)", "written": written,
+            "skipped": skipped_note(parts, no_map + no_plot) if parts else None}
 
 
 @click.command("profile")
@@ -113,13 +124,15 @@ def profile_models(models: list[Path], data: Path, out: Path, threads: list[int 
               help="Timed passes over the latency images (variance is shown).")
 @click.option("--max-images", type=click.IntRange(1), help="Score at most N images.")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("profile_out"), show_default=True,
-              help="Folder for profile.csv, profile.json and profile.png.")
+              help="Folder for profile.csv, profile.json and profile.png (with matplotlib).")
 def profile_command(models, more_models, data, split, names, threads, delegates, source, labels, aliases,
                     min_fps, min_map, repeats, max_images, out) -> None:
     """FPS vs accuracy of model variants on this box, with a recommendation.
 
     Each variant is scored (mAP@0.5, mAP@[.5:.95]) through the same decode path as
-    `edge run`, and timed per stage (warm-up excluded, several repetitions).
+    `edge run`, and timed per stage (warm-up excluded, several repetitions). The mAP
+    columns need pycocotools and profile.png matplotlib (pip install 'edge-detect[eval]');
+    without them the variants are only timed, and the output says so.
 
     \b
     Example:
@@ -139,7 +152,9 @@ def profile_command(models, more_models, data, split, names, threads, delegates,
     click.echo(f"\nrecommended: {rec['variant'] or 'none'} ({rec['reason']})")
     for hint in res["hints"]:
         click.echo(f"missing variant: {hint}")
-    click.echo(f"wrote {out / 'profile.csv'}, {out / 'profile.json'}, {out / 'profile.png'}")
+    if res["skipped"]:
+        click.echo(res["skipped"])
+    click.echo(f"wrote {', '.join(str(p) for p in res['written'])}")
     failed = [r for r in res["rows"] if not r.ok]
     if failed and len(failed) == len(res["rows"]):  # a table of failures is not a profile
         raise click.ClickException("every variant failed: " + "; ".join(f"{r.name}: {r.error}"

@@ -86,8 +86,11 @@ def measure_variant(spec: VariantSpec, dataset, aliases: dict[str, str] | None =
                     labels: Path | None = None,
                     repeats: int = 3, warmup: int = 3, latency_images: int = 20,
                     video: Path | None = None, video_frames: int = 100,
-                    progress: bool = True) -> VariantResult:
-    """Everything for one variant; a failure fills ``error`` instead of raising."""
+                    progress: bool = True, score: bool = True) -> VariantResult:
+    """Everything for one variant; a failure fills ``error`` instead of raising.
+
+    ``score=False`` leaves ``map50``/``map`` None (no pycocotools on a device install): the
+    variant is still timed."""
     from edge.evaluation.evaluate import evaluate_detector, read_bgr
     from edge.evaluation.labels import match_labels, model_class_labels, scored_pair
 
@@ -102,12 +105,13 @@ def measure_variant(spec: VariantSpec, dataset, aliases: dict[str, str] | None =
         res.decoder = det.decoder.name
         res.quantization = (det.metadata.provenance.get("quantization", "") if det.metadata else "") \
             or det.layout.dtype
-        match = match_labels(model_class_labels(det), list(dataset.labels), aliases)
-        if match is not None and match.note():
-            log.warning("%s: %s", spec.name, match.note())
-        detect, scored = scored_pair(det.detect, dataset, match)
-        result = evaluate_detector(detect, scored, progress=progress)
-        res.map50, res.map = result.map50, result.map
+        if score:
+            match = match_labels(model_class_labels(det), list(dataset.labels), aliases)
+            if match is not None and match.note():
+                log.warning("%s: %s", spec.name, match.note())
+            detect, scored = scored_pair(det.detect, dataset, match)
+            result = evaluate_detector(detect, scored, progress=progress)
+            res.map50, res.map = result.map50, result.map
         images = [read_bgr(s.image_path) for s in dataset.samples[:latency_images]]
         for img in images[:1] * warmup:
             det.detect(img)

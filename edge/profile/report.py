@@ -21,6 +21,12 @@ def pareto_front(rows: list[VariantResult]) -> list[VariantResult]:
 def recommend(rows: list[VariantResult], min_fps: float | None = None,
               min_map: float | None = None) -> tuple[VariantResult | None, str]:
     front = pareto_front(rows)
+    timed = [r for r in rows if r.ok and r.fps is not None]
+    if not front and timed and min_map is None:  # timed but not scored (no pycocotools)
+        pick = max(timed, key=lambda r: r.fps)
+        if min_fps is not None and pick.fps < min_fps:
+            return None, f"no variant reaches {min_fps:g} FPS (fastest: {pick.name} at {pick.fps:.1f} FPS)"
+        return pick, "fastest variant (mAP not measured)"
     if not front:
         return None, "no variant could be measured"
     if min_fps is not None:
