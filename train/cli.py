@@ -72,7 +72,7 @@ def train_command(data: Path, arch: str, input_size: int, epochs: int, batch_siz
                   steps_per_epoch: int | None, max_val_images: int | None, seed: int,
                   deterministic: bool, strategy: str, threads: int | None, time_minutes: float | None,
                   ema: bool, exist_ok: bool) -> None:
-    """Train a detector (anchor-free yolo-nano, tiny-YOLO or MobileNetV2-SSDLite); writes
+    """Train a detector (tiny-YOLO, anchor-free yolo-nano or MobileNetV2-SSDLite); writes
     OUT/model.keras and OUT/model.edge.json (the model contract), resuming if OUT holds an
     unfinished run."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from train.families.base import ModelFamily
 
-# name -> "module:attribute"; the first is the default of ``edge train``
+# name -> "module:attribute"; the first is the default of ``edge train``: the family with the
+# best validation mAP in a 25-minute CPU budget on chess (docs/benchmarks.md)
 _BUILTIN: dict[str, str] = {
-    "yolo-nano": "train.families.yolo_nano:FAMILY",
     "tiny-yolo": "train.families.tiny_yolo:FAMILY",
+    "yolo-nano": "train.families.yolo_nano:FAMILY",
     "ssd": "train.families.ssd:FAMILY",
 }
 _REGISTERED: dict[str, ModelFamily] = {}
