@@ -26,10 +26,13 @@ setup(
         # older Pi images (32-bit, Python <= 3.11)
         "tflite-runtime": ["tflite-runtime>=2.14"],
         "eval": ["pycocotools>=2.0.7", "matplotlib>=3.7"],
+        # device, opt-in: the /metrics endpoint, and signed model packages
+        "metrics": ["prometheus-client>=0.17"],
+        "signing": ["cryptography>=41"],
         "train": ["tensorflow-cpu>=2.16", "tensorboard>=2.16", "pycocotools>=2.0.7", "matplotlib>=3.7",
                   "tqdm>=4.66"],
         "dev": ["pytest>=8", "hypothesis>=6", "ruff>=0.5", "jsonschema>=4", "pycocotools>=2.0.7",
-                "matplotlib>=3.7", "tqdm>=4.66"],
+                "matplotlib>=3.7", "tqdm>=4.66", "prometheus-client>=0.17", "cryptography>=41"],
     },
     entry_points={"console_scripts": ["edge=edge.cli:main"]},
 )

@@ -1,7 +1,8 @@
 """The device YAML (``edge run --config``, ``firmware_configs/*.yaml``), validated once.
 
 ``EdgeConfig`` holds what the detector, camera and pipeline need, plus one section per
-component: ``camera``, ``output`` and ``alerts`` (``edge.alerts.config.AlertsConfig``).
+component: ``camera``, ``output``, ``health``, ``metrics``, ``fleet`` and ``alerts``
+(``edge.alerts.config.AlertsConfig``).
 The alert sections (mqtt, rules, gpio, snapshots, event_log, webhooks, home_assistant)
 are written at the top level of the YAML, as they always were; validation gathers them
 into ``cfg.alerts`` so ``build_alerts(cfg.alerts, cfg.device)`` sees them and nothing else.
@@ -17,6 +18,8 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from edge.alerts.config import AlertsConfig
 from edge.decoders.names import DECODER_NAMES
+from edge.fleet.config import FleetConfig
+from edge.health.config import HealthConfig, MetricsConfig
 from edge.yamlconf import StrictModel, load_yaml_model, resolve_path
 
 ALERT_KEYS = tuple(AlertsConfig.model_fields)  # top-level YAML keys that belong to `alerts`
@@ -50,6 +53,9 @@ class EdgeConfig(StrictModel):
     latency_budget_ms: float | None = Field(None, gt=0, description="capture-to-alert bound")
     stats_interval_s: float = Field(10.0, gt=0)
     output: OutputConfig = OutputConfig()
+    health: HealthConfig = HealthConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    fleet: FleetConfig = FleetConfig()
     alerts: AlertsConfig = Field(AlertsConfig(), description="rules and sinks; their keys "
                                  "(mqtt, rules, gpio, ...) are written at the top level")
 

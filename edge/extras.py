@@ -20,6 +20,8 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "tqdm": "train",
     "pycocotools": "eval",
     "matplotlib": "eval",
+    "prometheus_client": "metrics",
+    "cryptography": "signing",
 }
 
 
