@@ -26,8 +26,12 @@ import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge.fleet.manifest import Manifest, check_version
+
+if TYPE_CHECKING:
+    from edge.config import EdgeConfig
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,12 @@ def default_store_root(device: str) -> Path:
     from edge.alerts.open_events import default_state_dir
 
     return default_state_dir() / "models" / device
+
+
+def store_for(cfg: EdgeConfig) -> ModelStore:
+    """The store a device config names: ``fleet.store`` or ``default_store_root(device)``,
+    keeping ``fleet.keep`` versions."""
+    return ModelStore(cfg.fleet.store or default_store_root(cfg.device), cfg.fleet.keep)
 
 
 class ModelStore:
