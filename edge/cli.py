@@ -30,6 +30,8 @@ LAZY_COMMANDS = {
     "profile": ("edge.profile.cli:profile_command", "FPS vs accuracy of model variants on this box."),
     "doctor": ("edge.doctor:doctor_command", "Check this box: model, delegate, camera, broker, GPIO."),
     "bundle": ("edge.bundle:bundle_command", "Pack model + config + service into an installer."),
+    "package": ("edge.fleet.cli:package_command", "Write a versioned, verifiable model package."),
+    "model": ("edge.fleet.cli:model_group", "Install, list and roll back model versions on this box."),
 }
 
 # commands that can do nothing without an extra's package: they say which extra to install
