@@ -197,9 +197,17 @@ def run_command(config_path: Path | None, summary_json: bool, **flags) -> None:
             check_rule_labels(cfg.alerts.rules, model_labels(settings.model, settings.labels),
                               settings.model)
             alerts = build_alerts(cfg.alerts, cfg.device)
-            if alerts is not None:
-                settings.extra_sinks.append(alerts)
-        summary = run(settings)
+            from edge.fleet.supervisor import supervise, supervised
+
+            if flags["model"] is None and supervised(cfg):
+                # model swaps over MQTT / from the store: the alerts outlive each pipeline
+                summary = supervise(cfg, settings, [alerts] if alerts is not None else [])
+            else:
+                if alerts is not None:
+                    settings.extra_sinks.append(alerts)
+                summary = run(settings)
+        else:
+            summary = run(settings)
     except click.ClickException:
         raise
     except USER_ERRORS as e:

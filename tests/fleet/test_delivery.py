@@ -1,0 +1,182 @@
+"""Model delivery over MQTT + HTTP to a fleet of real `edge run` processes (#15).
+
+Real parts: Mosquitto, a paho subscriber, Python's http.server serving packages made by
+`make_package` from the bundled shapes model, a live MJPEG camera looping the shapes clip,
+and `edge run --config` child processes (tests/fleet/devices.py)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from edge.fleet.store import ModelStore
+from tests.alerts.conftest import Subscriber
+from tests.fleet.devices import FileServer, delivery, make_shapes_package, shapes_camera, start_device
+from tests.helpers.broker import Broker
+from tests.helpers.net import wait_for
+
+GROUP_TOPIC = "edge/group/lab/model/set"
+
+
+def states(sub: Subscriber, device: str) -> list[dict]:
+    return [m.json() for m in sub.on(f"edge/{device}/model/state")]
+
+
+def last_state(sub: Subscriber, device: str) -> dict:
+    s = states(sub, device)
+    return s[-1] if s else {}
+
+
+def publish(port: int, topic: str, payload: bytes, retain: bool = False) -> None:
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-pub")
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    c.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+    c.disconnect()
+    c.loop_stop()
+
+
+@pytest.fixture
+def fleet_parts(tmp_path):
+    broker = Broker(tmp_path).start()
+    camera = shapes_camera()
+    www = tmp_path / "www"
+    www.mkdir()
+    server = FileServer(www)
+    sub = Subscriber(broker.port, ["edge/#", "homeassistant/#"])
+    devices = []
+    yield broker, camera, server, www, sub, devices
+    for d in devices:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait(5)
+    sub.close()
+    server.stop()
+    camera.stop()
+    broker.stop()
+
+
+@pytest.mark.slow
+def test_group_delivery_installs_on_every_device_without_losing_an_event(tmp_path, fleet_parts):
+    broker, camera, server, www, sub, devices = fleet_parts
+    package = make_shapes_package(tmp_path, "2.0.0", www)
+    names = ("box1", "box2")
+    devices += [start_device(tmp_path, n, broker.port, camera.url, home_assistant=(n == "box1"))
+                for n in names]
+    for d in devices:
+        # connected (its first state, on the config's model) and detecting
+        assert wait_for(lambda d=d: last_state(sub, d.name).get("status") == "idle"
+                        and len(d.frames()) > 20, 60), d.tail()
+        assert last_state(sub, d.name)["version"] is None
+    assert wait_for(lambda: all(any(e["phase"] == "start" for e in d.events()) for d in devices),
+                    30), "no event before the swap"
+
+    publish(broker.port, GROUP_TOPIC, delivery(server, package, "2.0.0"), retain=True)
+    for d in devices:
+        assert wait_for(lambda d=d: last_state(sub, d.name).get("status") in
+                        ("installed", "refused", "rolled_back", "failed"), 60), d.tail()
+        st = last_state(sub, d.name)
+        assert st["status"] == "installed", st
+        assert st["version"] == "2.0.0" and st["target"] == "2.0.0" and st["previous"] is None
+        assert abs(st["map_delta"]) < 1e-6 and st["fps"] > 0
+        seen = [s["status"] for s in states(sub, d.name)]
+        assert seen[-3:] == ["downloading", "installing", "installed"], seen
+        assert ModelStore(d.store).current() == "2.0.0"
+    t_installed = time.time()
+    # detection continues on the new model
+    for d in devices:
+        assert wait_for(lambda d=d: sum(f["time"] > t_installed for f in d.frames()) > 10, 30), \
+            d.tail()
+        assert "running model 2.0.0" in d.log.read_text()
+
+    # the retained group message comes back (here: a second publish); acknowledged, not
+    # reinstalled
+    n_installs = [d.log.read_text().count("fleet: swapping") for d in devices]
+    publish(broker.port, GROUP_TOPIC, delivery(server, package, "2.0.0"), retain=True)
+    for d in devices:
+        assert wait_for(lambda d=d: last_state(sub, d.name).get("reason") == "already running", 20)
+        assert last_state(sub, d.name)["status"] == "installed"
+    assert [d.log.read_text().count("fleet: swapping") for d in devices] == n_installs
+
+    # events through the swap: let more events happen on the new model, then stop
+    assert wait_for(lambda: all(any(e["phase"] == "start" and e["time"] > t_installed
+                                    for e in d.events()) for d in devices), 30)
+    for d in devices:
+        assert d.stop() == 0, d.tail()
+
+    for d in devices:
+        logged = d.events()
+        assert wait_for(lambda d=d, n=len(logged): len(sub.on(f"edge/{d.name}/events")) >= n, 10)
+        sent = [m.json() for m in sub.on(f"edge/{d.name}/events")]
+        # every event the alert manager made reached the broker, in order, once
+        assert [(e["id"], e["seq"]) for e in sent] == [(e["id"], e["seq"]) for e in logged]
+        starts = {e["id"] for e in sent if e["phase"] == "start"}
+        ends = {e["id"] for e in sent if e["phase"] == "end"}
+        assert starts and starts == ends, (starts, ends)
+        assert any(e["time"] < t_installed for e in sent) and any(e["time"] > t_installed
+                                                                  for e in sent)
+
+    # the state is retained: a newcomer reads it
+    late = Subscriber(broker.port, ["edge/+/model/state"], client_id="late")
+    try:
+        assert late.wait_for(lambda s: len(s.messages) == 2, 10)
+        assert all(m.retain and m.json()["version"] == "2.0.0" for m in late.messages)
+    finally:
+        late.close()
+    # Home Assistant: an update entity reading installed/latest version off the state topic
+    (cfg,) = [m.json() for m in sub.on("homeassistant/update/edge_box1/model/config")]
+    assert cfg["state_topic"] == "edge/box1/model/state" and "installed_version" in cfg["value_template"]
+    assert sub.on("homeassistant/sensor/edge_box1/model_status/config")
+    assert not sub.on("homeassistant/update/edge_box2/model/config")  # box2: no discovery
+    publish(broker.port, GROUP_TOPIC, b"", retain=True)  # clear the retained delivery
+
+
+@pytest.mark.slow
+def test_bad_deliveries_are_refused_and_the_running_model_is_untouched(tmp_path, fleet_parts):
+    broker, camera, server, www, sub, devices = fleet_parts
+    good = make_shapes_package(tmp_path, "2.0.0", www)
+    # a real package whose labels the device's alert rule (square/circle/triangle) lacks
+    relabelled = make_shapes_package(tmp_path, "3.0.0", www, labels=["square", "circle", "plum"])
+    d = start_device(tmp_path, "box1", broker.port, camera.url)
+    devices.append(d)
+    assert wait_for(lambda: last_state(sub, "box1").get("status") == "idle"
+                    and len(d.frames()) > 10, 60), d.tail()
+    topic = "edge/box1/model/set"
+
+    def outcome(payload: bytes, n_before: int) -> dict:
+        publish(broker.port, topic, payload)
+        assert wait_for(lambda: len(states(sub, "box1")) > n_before and last_state(sub, "box1")
+                        .get("status") in ("installed", "refused", "rolled_back", "failed"), 60), \
+            d.tail()
+        st = last_state(sub, "box1")
+        # the running model is untouched and keeps detecting
+        assert st["version"] is None and ModelStore(d.store).current() is None
+        n = len(d.frames())
+        assert wait_for(lambda: len(d.frames()) > n + 5, 20), d.tail()
+        return st
+
+    # corrupt download: the bytes served are not the ones the delivery names
+    st = outcome(delivery(server, good, "2.0.0", digest="0" * 64), len(states(sub, "box1")))
+    assert st["status"] == "refused" and "sha256 mismatch" in st["reason"], st
+    # a payload that is not a delivery: one line naming the field
+    st = outcome(json.dumps({"url": server.url(good), "version": "2.0.0"}).encode(),
+                 len(states(sub, "box1")))
+    assert st["status"] == "failed" and st["reason"].startswith("delivery: sha256:"), st
+    # a URL that does not answer with the package
+    st = outcome(json.dumps({"url": f"http://127.0.0.1:{server.port}/nope.edgepkg",
+                             "sha256": "a" * 64, "version": "2.0.0"}).encode(),
+                 len(states(sub, "box1")))
+    assert st["status"] == "failed" and "404" in st["reason"], st
+    # refused by the installer's gates: the rule's labels are not in the model
+    st = outcome(delivery(server, relabelled, "3.0.0"), len(states(sub, "box1")))
+    assert st["status"] == "refused" and st["reason"].startswith("rules:"), st
+    assert st["target"] == "3.0.0"
+    # the same refused package again: answered from memory, not reinstalled
+    n_refusals = d.log.read_text().count("refused at the rules gate")
+    st = outcome(delivery(server, relabelled, "3.0.0"), len(states(sub, "box1")))
+    assert st["status"] == "refused" and st["reason"].startswith("rules:")
+    assert d.log.read_text().count("refused at the rules gate") == n_refusals
+    assert d.stop() == 0, d.tail()
