@@ -18,6 +18,7 @@ from edge.sources.factory import open_source
 
 if TYPE_CHECKING:
     from edge.config import EdgeConfig
+    from edge.health import Health
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,9 @@ class RunSettings:
     latency_budget_ms: float | None = None
     stats_interval_s: float = 10.0
     extra_sinks: list[ResultSink] = field(default_factory=list)
+    # the device config this came from: run() starts its health monitor and metrics
+    # (edge.health.attach); None: neither (plain `edge run --model ...`)
+    config: EdgeConfig | None = field(default=None, repr=False)
 
     @classmethod
     def from_config(cls, cfg: EdgeConfig) -> RunSettings:
@@ -55,7 +59,8 @@ class RunSettings:
                    delegate=cfg.delegate, decoder=cfg.decoder, score=cfg.score, iou=cfg.iou,
                    max_detections=cfg.max_detections, camera_size_wh=cfg.camera.size_wh,
                    camera_fps=cfg.camera.fps, jsonl=cfg.output.jsonl, save=cfg.output.save,
-                   latency_budget_ms=cfg.latency_budget_ms, stats_interval_s=cfg.stats_interval_s)
+                   latency_budget_ms=cfg.latency_budget_ms, stats_interval_s=cfg.stats_interval_s,
+                   config=cfg)
 
 
 def build_pipeline(s: RunSettings) -> Pipeline:
@@ -82,6 +87,7 @@ def run(s: RunSettings) -> dict:
     from edge.service import SystemdNotifier
 
     pipeline = build_pipeline(s)
+    health = _attach_health(pipeline, s)
     notifier = SystemdNotifier()
     pipeline.heartbeat = notifier.heartbeat
     previous = {}
@@ -99,6 +105,27 @@ def run(s: RunSettings) -> dict:
     try:
         return pipeline.run()
     finally:
+        if health is not None:  # the pipeline closes it; not when it failed to start
+            health.close()
         notifier.stopping()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _attach_health(pipeline: Pipeline, s: RunSettings) -> Health | None:
+    """Health monitor + metrics from ``s.config`` (edge.health.attach), or None. When they
+    cannot start (metrics port taken...), the already-built sinks are closed first."""
+    if s.config is None:
+        return None
+    from edge.health import alert_manager, attach
+
+    try:
+        return attach(pipeline, s.config, alert_manager(s.extra_sinks), delegate=s.delegate,
+                      model=s.model)
+    except Exception:
+        for sink in pipeline.sinks:
+            try:
+                sink.close()
+            except Exception as e:  # noqa: BLE001 - the attach error is the one to report
+                log.error("closing %s failed: %s", type(sink).__name__, e)
+        raise

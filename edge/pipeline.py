@@ -63,6 +63,12 @@ class Pipeline:
         self.sink_errors: dict[str, int] = {}
         self._stop = threading.Event()
         self.capture: CaptureThread | None = None
+        # read by health checks and metrics on other threads (time.monotonic() values)
+        self.started_at: float | None = None
+        self.last_detect_at: float | None = None  # the last frame out of the detector
+        self.detect_error: BaseException | None = None  # what ended the run from the detector
+        # called with each frame's complete timings (ms per stage), after the outputs
+        self.frame_observers: list[Callable[[dict[str, float]], None]] = []
 
     def stop(self) -> None:
         """End after the current frame; also wakes a pipeline waiting on a dead camera."""
@@ -77,6 +83,8 @@ class Pipeline:
         self.capture = CaptureThread(self.source, opts.reconnect, max_frames=opts.max_frames,
                                      prepare=prepare)
         self.capture.start()
+        self.started_at = time.monotonic()
+        self.last_detect_at = self.detect_error = None
         budget = opts.latency_budget_ms
         live = self.capture.latest_only
         next_stats = time.monotonic() + opts.stats_interval_s
@@ -95,8 +103,14 @@ class Pipeline:
                     self.stats.dropped_stale += 1
                     continue
                 # one detector call per frame; the capture thread may have made its input
-                dets, stage_ms = det.detect_with_timings(frame.image, frame.prepared, frame.prepare_ms)
+                try:
+                    dets, stage_ms = det.detect_with_timings(frame.image, frame.prepared,
+                                                             frame.prepare_ms)
+                except Exception as e:
+                    self.detect_error = e  # for health: a failing invoke (Edge TPU unplugged)
+                    raise
                 t3 = time.monotonic()
+                self.last_detect_at = t3
                 timings = {"capture_wait": (t0 - t_wait) * 1e3, **stage_ms}
                 # outputs see capture->detections; "total" below adds their own cost
                 timings["latency"] = (t3 - frame.t_capture) * 1e3
@@ -109,6 +123,7 @@ class Pipeline:
                 if budget is not None and timings["total"] > budget:
                     self.stats.over_budget += 1
                 self.stats.add(timings)
+                self._observe(timings)
                 if self.heartbeat is not None:
                     self.heartbeat()
                 if t4 >= next_stats:
@@ -149,6 +164,15 @@ class Pipeline:
                 name = type(sink).__name__
                 self.sink_errors[name] = self.sink_errors.get(name, 0) + 1
                 log.error("output %s failed on frame %d: %s", name, result.frame.index, e)
+
+    def _observe(self, timings: dict[str, float]) -> None:
+        for observer in self.frame_observers:
+            try:
+                observer(timings)
+            except Exception as e:  # noqa: BLE001 - counted + logged; detection keeps going
+                name = getattr(observer, "__qualname__", type(observer).__name__)
+                self.sink_errors[name] = self.sink_errors.get(name, 0) + 1
+                log.error("frame observer %s failed: %s", name, e)
 
     def summary(self) -> dict:
         s = self.stats.summary()

@@ -63,6 +63,13 @@ class CaptureThread:
         self._error: BaseException | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="edge-capture", daemon=True)
+        # read by health checks on other threads; written by this thread only
+        self.last_frame_at: float | None = None  # time.monotonic() of the last frame read
+        self.reconnecting = False
+        self.reconnect_attempt = 0  # failed reopen attempts in the current outage
+        # time.monotonic() since when a frame has been waiting for the pipeline (None: none
+        # waits); overwriting a waiting live frame keeps it: the wait has not ended
+        self.pending_since: float | None = None
 
     def start(self) -> CaptureThread:
         self.source.open()  # open errors surface in the caller, with their message
@@ -90,10 +97,15 @@ class CaptureThread:
                     raise TimeoutError(f"no frame from {self.source.name} within {timeout} s")
                 self._cond.wait(remaining)
             frame, self._slot = self._slot, None
+            self.pending_since = None
             self._cond.notify_all()
             if frame is None and self._error is not None:
                 raise self._error
             return frame
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
 
     def _put(self, frame: Frame) -> bool:
         with self._cond:
@@ -106,6 +118,8 @@ class CaptureThread:
                 if self._stop.is_set():
                     return False
             self._slot = frame
+            if self.pending_since is None:
+                self.pending_since = time.monotonic()
             self._cond.notify_all()
         return True
 
@@ -141,6 +155,7 @@ class CaptureThread:
                     log.info("%s: end of source after %d frames", self.source.name, index)
                     break
                 t_capture, wall = time.monotonic(), time.time()
+                self.last_frame_at = t_capture
                 prepared, prepare_ms = self._prepare(image)
                 frame = Frame(image, index, t_capture, wall, self.source.name, prepared, prepare_ms)
                 index += 1
@@ -155,6 +170,14 @@ class CaptureThread:
     def _reopen(self, cause: SourceDisconnected) -> bool:
         log.warning("%s", cause)
         self.source.close()
+        self.reconnecting = True
+        try:
+            return self._reopen_loop()
+        finally:
+            self.reconnecting = False
+            self.reconnect_attempt = 0
+
+    def _reopen_loop(self) -> bool:
         attempt = 0
         for delay in self.reconnect.delays():
             attempt += 1
@@ -164,6 +187,7 @@ class CaptureThread:
             try:
                 self.source.open()
             except SourceError as e:
+                self.reconnect_attempt = attempt
                 log.warning("%s: reconnect attempt %d failed (%s); next in %.1f s",
                             self.source.name, attempt, e, min(delay * 2, self.reconnect.max_s))
                 continue

@@ -12,6 +12,9 @@ another thread holds it and calls ``publish`` would deadlock.
 Availability: ``<prefix>/<device>/availability`` retained ``online`` on every connect,
 ``offline`` on a clean close and as the last will (sent by the broker when the connection
 dies without a DISCONNECT). Stats go out QoS 0, unqueued: a stale stats message is noise.
+Health (``edge.health``): ``<prefix>/<device>/health`` retained JSON, queued like events
+(so a state raised during an outage arrives, in order, after it) and queued again on every
+reconnect (a broker restarted without persistence has forgotten it).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from pathlib import Path
 
 from edge.alerts.config import HomeAssistantConfig, MqttConfig
 from edge.alerts.events import AlertEvent
-from edge.alerts.homeassistant import Topics, discovery_messages
+from edge.alerts.homeassistant import Topics, discovery_messages, health_discovery_messages
 from edge.alerts.open_events import default_state_dir
 from edge.alerts.sinks.queue import MessageQueue
 
@@ -85,6 +88,8 @@ class MqttSink:
         self._last_sent = 0
         self._drain_first = False
         self._active: dict[str, set[str]] = {r: set() for r in self.rules}
+        self.health_states: list[str] = []  # set by enable_health: HA discovery for them
+        self._health: bytes | None = None  # the last health payload, re-queued on reconnect
         self._inbox: queue.Queue = queue.Queue()
         # guards _inflight/_last_sent/_send; never taken by paho callbacks (see module doc)
         self._send_lock = threading.Lock()
@@ -141,7 +146,22 @@ class MqttSink:
                                                           default=str), qos=0)
         self.counts["stats_sent"] += 1
 
+    def enable_health(self, states: Sequence[str]) -> None:
+        """Announce the health states (HA discovery, now if connected and on every connect)."""
+        self.health_states = list(states)
+        self._inbox.put(("announce_health", None))
+
+    def publish_health(self, payload: bytes) -> None:
+        """Queue the health JSON, retained, on ``<prefix>/<device>/health``."""
+        self._health = payload
+        self._enqueue(self.topics.health, payload, retain=True)
+
     def _enqueue(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        self._put(topic, payload, retain)
+        # send from this (sink worker) thread: one thread hop less than waking the sender
+        self._try_send()
+
+    def _put(self, topic: str, payload: bytes, retain: bool) -> int:
         dropped = self.queue.put(topic, payload, self.cfg.qos, retain)
         if dropped:
             self.counts["dropped"] += dropped
@@ -152,8 +172,7 @@ class MqttSink:
                 self.queue.max_bytes / 1048576, dropped, self.counts["dropped"], self.cfg.host,
                 self.cfg.port, "connected" if self.connected else
                 f"unreachable ({self.last_error or 'connecting'})")
-        # send from this (sink worker) thread: one thread hop less than waking the sender
-        self._try_send()
+        return dropped
 
     def _try_send(self) -> None:
         with self._send_lock:
@@ -221,6 +240,13 @@ class MqttSink:
                 for topic, payload in discovery_messages(self.topics, self.rules,
                                                          self.ha.discovery_prefix):
                     self.client.publish(topic, payload, qos=1, retain=True)
+            self._announce_health()
+            if self._health is not None and self.counts["connects"] > 1:
+                # behind whatever is still queued, so the broker ends with the newest state
+                self._put(self.topics.health, self._health, retain=True)
+        elif kind == "announce_health":
+            if self.connected:
+                self._announce_health()
         elif kind == "connect_fail":
             self.counts["connect_failures"] += 1
             self.last_error = f"cannot reach {self.cfg.host}:{self.cfg.port}"
@@ -237,6 +263,13 @@ class MqttSink:
             self.connected = False
             # paho re-sends its unacknowledged messages first after reconnecting
             self._drain_first = bool(self._inflight)
+
+    def _announce_health(self) -> None:
+        if self.ha is None or not self.health_states:
+            return
+        for topic, payload in health_discovery_messages(self.topics, self.health_states,
+                                                        self.ha.discovery_prefix):
+            self.client.publish(topic, payload, qos=1, retain=True)
 
     def _send(self) -> None:
         if not self.connected:
