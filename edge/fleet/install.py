@@ -115,16 +115,24 @@ def _extract(tar: tarfile.TarFile, dest: Path) -> None:
                           "in a package")
 
 
+def read_package_manifest(folder: Path) -> Manifest:
+    """The manifest of the unpacked package in ``folder``, not yet verified (what the
+    package claims: reports name its version even when a later check fails)."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise Refused("integrity", f"no {MANIFEST} in the package")
+    try:
+        return Manifest.from_bytes(path.read_bytes())
+    except ValueError as e:
+        raise Refused("integrity", str(e)) from e
+
+
 def verify_package(folder: Path, public_key: Path | None) -> Manifest:
     """The manifest of the unpacked package in ``folder`` once every hash (and, with
     ``public_key``, the signature) checks out; Refused("integrity", ...) otherwise."""
     folder = Path(folder)
-    path = folder / MANIFEST
-    if not path.is_file():
-        raise Refused("integrity", f"no {MANIFEST} in the package")
-    data = path.read_bytes()
+    manifest = read_package_manifest(folder)
     try:
-        manifest = Manifest.from_bytes(data)
         verify_tree(folder, manifest)
     except ValueError as e:
         raise Refused("integrity", str(e)) from e
@@ -133,7 +141,8 @@ def verify_package(folder: Path, public_key: Path | None) -> Manifest:
         from edge.fleet.signing import SignatureError, verify
 
         try:
-            verify(data, sig_path.read_bytes() if sig_path.is_file() else None, public_key)
+            verify((folder / MANIFEST).read_bytes(),
+                   sig_path.read_bytes() if sig_path.is_file() else None, public_key)
         except SignatureError as e:
             raise Refused("integrity", str(e)) from e
     elif sig_path.is_file():
@@ -212,7 +221,8 @@ def install_package(package: Path, store: ModelStore, cfg: EdgeConfig, *, activa
         manifest: Manifest | None = None
         try:
             unpack(package, staging)
-            manifest = verify_package(staging, key)
+            manifest = read_package_manifest(staging)
+            verify_package(staging, key)
             if manifest.version == store.current() and _check_repeat(store, manifest):
                 return InstallReport(True, manifest.version, "already_installed",
                                      f"{manifest.name} {manifest.version} is already the "
@@ -228,7 +238,7 @@ def install_package(package: Path, store: ModelStore, cfg: EdgeConfig, *, activa
             if activate:
                 store.activate(manifest.version, name=manifest.name)
                 previous = store.previous()
-            removed = store.prune()
+            removed = store.prune(also_keep=[manifest.version])
             verb = "installed and activated" if activate else "installed (not activated)"
             reason = (f"{manifest.name} {manifest.version} {verb}: mAP@0.5 {map50:.4f} on this "
                       f"box vs {manifest.figures.map50:.4f} in the package ({delta:+.4f})")

@@ -24,7 +24,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -235,10 +235,11 @@ class ModelStore:
         log.warning("model rolled back from %s to %s: %s", bad, target, reason)
         return target
 
-    def prune(self) -> list[str]:
-        """Remove the oldest versions beyond ``keep``, never current or previous; returns
-        the removed ones."""
-        protected = {self.current(), self.previous()} - {None}
+    def prune(self, also_keep: Iterable[str] = ()) -> list[str]:
+        """Remove the oldest versions beyond ``keep``, never current, previous or
+        ``also_keep`` (e.g. a version just installed without activating it); returns the
+        removed ones."""
+        protected = {self.current(), self.previous(), *also_keep} - {None}
         versions = self.versions()
         extra = len(versions) - self.keep
         removed = []
