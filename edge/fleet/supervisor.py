@@ -84,9 +84,13 @@ class KeepOpen:
 
     def __init__(self, sink: ResultSink) -> None:
         self.sink = sink
+        self.detached = False
 
     def handle(self, result: FrameResult) -> None:
-        self.sink.handle(result)
+        # an abandoned (hung) pipeline that wakes up later must not feed the alert manager
+        # alongside its successor: the manager is single-threaded
+        if not self.detached:
+            self.sink.handle(result)
 
     def publish_stats(self, stats: dict) -> None:
         publish = getattr(self.sink, "publish_stats", None)
@@ -100,8 +104,9 @@ class KeepOpen:
 class _Run:
     """One pipeline on one model version, on its own thread."""
 
-    def __init__(self, pipeline: Pipeline, version: str | None, meter: FrameMeter) -> None:
-        self.pipeline, self.version, self.meter = pipeline, version, meter
+    def __init__(self, pipeline: Pipeline, version: str | None, meter: FrameMeter,
+                 shared: list[KeepOpen]) -> None:
+        self.pipeline, self.version, self.meter, self.shared = pipeline, version, meter, shared
         self.error: BaseException | None = None
         self.summary: dict | None = None
         self.done = threading.Event()
@@ -124,6 +129,8 @@ class _Run:
         self.pipeline.stop()
         self.thread.join(timeout_s)
         if self.thread.is_alive():
+            for k in self.shared:
+                k.detached = True
             log.error("pipeline on model %s did not stop within %g s; abandoning its thread",
                       self.version or "(config)", timeout_s)
             return False
@@ -285,10 +292,11 @@ class Supervisor:
         # gets the same check here
         check_rule_labels(self.cfg.alerts.rules, model_labels(s.model, s.labels), s.model)
         meter = FrameMeter()
-        s = dataclasses.replace(s, extra_sinks=[*(KeepOpen(k) for k in self.keep_open), meter])
+        shared = [KeepOpen(k) for k in self.keep_open]
+        s = dataclasses.replace(s, extra_sinks=[*shared, meter])
         pipeline = build_pipeline(s)
         pipeline.heartbeat = self._heartbeat
-        run = _Run(pipeline, version, meter)
+        run = _Run(pipeline, version, meter, shared)
         run.thread.start()
         log.info("running model %s (%s)", version or "from the config", s.model)
         return run
@@ -366,7 +374,8 @@ class Supervisor:
                    fps: float | None = None) -> InstallOutcome:
         log.warning("fleet: rolling back %s: %s", bad, reason)
         if self._run is not None and self._run.version == bad and not self._run.done.is_set():
-            self._run.stop(self.stop_timeout_s)
+            # a hung invoke will not return: waiting long only keeps the box blind
+            self._run.stop(min(self.stop_timeout_s, 1.0))
         self._roll_store_back(reason)
         self._run = self._start(self.store.current())  # the model that ran a minute ago
         return InstallOutcome("rolled_back", reason, version=self._run.version, previous=bad,

@@ -189,7 +189,7 @@ class Updater:
         log.info("fleet: %s delivers %s from %s", topic, d.version, d.url)
         self._publish(ModelState(version=current, target=d.version, status="downloading",
                                  previous=self.state.previous))
-        dest = self.workdir / f".download-{os.getpid()}-{d.sha256[:12]}.edgepkg"
+        dest = self.workdir / f".download-{d.version}-{d.sha256[:12]}.edgepkg"
         try:
             try:
                 download(d.url, dest, d.sha256, self.fleet.download_timeout_s)

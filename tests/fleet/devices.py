@@ -17,25 +17,31 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import cv2
+import paho.mqtt.client as mqtt
+import pytest
 import yaml
 
 from edge.defaults import SHAPES_CLIP, SHAPES_MODEL
+from tests.alerts.conftest import Subscriber
+from tests.helpers.broker import Broker
 from tests.helpers.mjpeg_server import MjpegServer
 from tests.helpers.net import free_port
 
 # Fault injection for the rollback tests, run in the child before the CLI. This is the one
 # fake part: a model whose pipeline fails only after the swap cannot be made reliably from
 # real weights (the install gates run the same interpreter on the same kind of images), so
-# for a model whose store path contains "crash" the *pipeline's* detector raises from its
+# for a store version whose name contains "crash" the *pipeline's* detector raises from its
 # 6th frame on, and for "stall" it hangs 6 s per frame from then on. The install gates load
 # their own detector and are not affected, so the package passes them as a real one would.
 FAULTS = """
 import time
+from pathlib import Path
 import edge.app as app
 _build = app.build_pipeline
 def build_pipeline(s):
     p = _build(s)
-    fault = "crash" if "crash" in str(s.model) else "stall" if "stall" in str(s.model) else None
+    version = Path(s.model).parent.name  # versions/<version>/<model>.tflite
+    fault = "crash" if "crash" in version else "stall" if "stall" in version else None
     if fault:
         det, n, real = p.detector, [0], p.detector.detect_with_timings
         def detect_with_timings(*a, **k):
@@ -97,6 +103,8 @@ def make_shapes_package(tmp: Path, version: str, www: Path, labels: list[str] | 
         lab = tmp / f"labels-{version}.txt"
         lab.write_text("".join(f"{n}\n" for n in labels))
     out = www / f"shapes-{version}.edgepkg"
+    if out.is_file():  # the same bytes again (a redelivery), not a rebuild
+        return out
     make_package(SHAPES_MODEL, shapes_dataset(tmp / "shapes-data"), version, out, labels=lab,
                  name="shapes")
     return out
@@ -201,3 +209,41 @@ def start_device(tmp: Path, name: str, broker_port: int, camera_url: str, *,
         proc = subprocess.Popen([sys.executable, "-c", code, "run", "--config",
                                  str(d / f"{name}.yaml")], stdout=out, stderr=subprocess.STDOUT)
     return Device(name, d, proc)
+
+
+def states(sub: Subscriber, device: str) -> list[dict]:
+    return [m.json() for m in sub.on(f"edge/{device}/model/state")]
+
+
+def last_state(sub: Subscriber, device: str) -> dict:
+    s = states(sub, device)
+    return s[-1] if s else {}
+
+
+def publish(port: int, topic: str, payload: bytes, retain: bool = False) -> None:
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-pub")
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    c.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
+    c.disconnect()
+    c.loop_stop()
+
+
+@pytest.fixture
+def fleet_parts(tmp_path):
+    broker = Broker(tmp_path).start()
+    camera = shapes_camera()
+    www = tmp_path / "www"
+    www.mkdir()
+    server = FileServer(www)
+    sub = Subscriber(broker.port, ["edge/#", "homeassistant/#"])
+    devices = []
+    yield broker, camera, server, www, sub, devices
+    for d in devices:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait(5)
+    sub.close()
+    server.stop()
+    camera.stop()
+    broker.stop()

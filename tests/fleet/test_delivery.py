@@ -9,54 +9,24 @@ from __future__ import annotations
 import json
 import time
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from edge.fleet.store import ModelStore
 from tests.alerts.conftest import Subscriber
-from tests.fleet.devices import FileServer, delivery, make_shapes_package, shapes_camera, start_device
-from tests.helpers.broker import Broker
+from tests.fleet import devices
+from tests.fleet.devices import (
+    delivery,
+    last_state,
+    make_shapes_package,
+    publish,
+    start_device,
+    states,
+)
 from tests.helpers.net import wait_for
 
+fleet_parts = devices.fleet_parts  # the fixture (broker, camera, file server, subscriber)
+
 GROUP_TOPIC = "edge/group/lab/model/set"
-
-
-def states(sub: Subscriber, device: str) -> list[dict]:
-    return [m.json() for m in sub.on(f"edge/{device}/model/state")]
-
-
-def last_state(sub: Subscriber, device: str) -> dict:
-    s = states(sub, device)
-    return s[-1] if s else {}
-
-
-def publish(port: int, topic: str, payload: bytes, retain: bool = False) -> None:
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-pub")
-    c.connect("127.0.0.1", port)
-    c.loop_start()
-    c.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
-    c.disconnect()
-    c.loop_stop()
-
-
-@pytest.fixture
-def fleet_parts(tmp_path):
-    broker = Broker(tmp_path).start()
-    camera = shapes_camera()
-    www = tmp_path / "www"
-    www.mkdir()
-    server = FileServer(www)
-    sub = Subscriber(broker.port, ["edge/#", "homeassistant/#"])
-    devices = []
-    yield broker, camera, server, www, sub, devices
-    for d in devices:
-        if d.proc.poll() is None:
-            d.proc.kill()
-            d.proc.wait(5)
-    sub.close()
-    server.stop()
-    camera.stop()
-    broker.stop()
 
 
 @pytest.mark.slow
