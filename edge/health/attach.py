@@ -114,10 +114,15 @@ def attach(pipeline: Pipeline, cfg: EdgeConfig, alerts: AlertManager | None = No
 
 
 def alert_manager(sinks: Sequence[object]) -> AlertManager | None:
-    """The AlertManager among a run's extra sinks, if any."""
+    """The AlertManager among a run's extra sinks, if any (also when wrapped, as the fleet
+    supervisor's ``KeepOpen`` does, in an object whose ``sink`` is the manager)."""
     from edge.alerts.manager import AlertManager
 
-    return next((s for s in sinks if isinstance(s, AlertManager)), None)
+    for s in sinks:
+        for candidate in (s, getattr(s, "sink", None)):
+            if isinstance(candidate, AlertManager):
+                return candidate
+    return None
 
 
 def _alerts_mqtt(alerts: AlertManager | None) -> MqttSink | None:
