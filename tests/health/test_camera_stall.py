@@ -11,7 +11,7 @@ import time
 from edge.defaults import default_model
 from tests.health.conftest import HEALTH_TOPIC, health, latest_on
 from tests.helpers.mjpeg_server import MjpegServer
-from tests.helpers.net import free_port
+from tests.helpers.net import free_port, wait_for
 
 STALL_S = 2.0
 
@@ -109,9 +109,7 @@ def test_frozen_camera_raises_camera_stalled_by_time(tmp_path, broker, subscribe
     t, result = run_in_thread(pipeline)
     try:
         assert sub.wait_for(lambda s: latest_on(s, "camera_stalled") is False, 20)
-        deadline = time.monotonic() + 20
-        while pipeline.stats.frames < 5 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        assert wait_for(lambda: pipeline.stats.frames >= 5, 20)
         flowing.clear()
         t_freeze = time.monotonic()
         assert sub.wait_for(lambda s: latest_on(s, "camera_stalled") is True, 15), health(sub)
