@@ -143,7 +143,9 @@ def verify_package(folder: Path, public_key: Path | None) -> Manifest:
         try:
             verify((folder / MANIFEST).read_bytes(),
                    sig_path.read_bytes() if sig_path.is_file() else None, public_key)
-        except SignatureError as e:
+        except (SignatureError, RuntimeError, FileNotFoundError) as e:
+            # no cryptography or no key file on the box: nothing can be verified, so
+            # nothing installs (a configured key means signatures are required)
             raise Refused("integrity", str(e)) from e
     elif sig_path.is_file():
         log.info("package is signed but no fleet.public_key is configured: signature not checked")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge import __version__
+from edge.extras import install_command, missing_modules
 from edge.fleet.manifest import (
     MANIFEST,
     NAME_RE,
@@ -141,8 +142,15 @@ def make_package(model: Path, data: Path, version: str, out: Path, *,
     out = Path(out)
     if not out.parent.is_dir():
         raise FileNotFoundError(f"--out {out}: folder {out.parent} does not exist")
-    if sign_key is not None and not Path(sign_key).is_file():
-        raise FileNotFoundError(f"--sign-key {sign_key}: private key not found")
+    if sign_key is not None:
+        from edge.fleet.signing import check_available
+
+        if not Path(sign_key).is_file():
+            raise FileNotFoundError(f"--sign-key {sign_key}: private key not found")
+        check_available()
+    if missing_modules("pycocotools"):  # before any work: the figures cannot be measured
+        raise RuntimeError(f"edge package measures the sample's mAP with pycocotools: "
+                           f"{install_command('eval')}")
     names, labels_from = _labels(model, labels)
     md = read_metadata(model)
     contract = json.loads(md.to_json()) if md is not None else None

@@ -20,11 +20,17 @@ class SignatureError(ValueError):
 
 
 def _crypto() -> Any:
+    """cryptography's ed25519 module; RuntimeError naming the extra when it is missing."""
     try:
         from cryptography.hazmat.primitives.asymmetric import ed25519
     except ImportError as e:
         raise RuntimeError(f"package signatures need cryptography: {install_command('signing')}") from e
     return ed25519
+
+
+def check_available() -> None:
+    """RuntimeError with the install line when signatures cannot be made or checked here."""
+    _crypto()
 
 
 def public_key_path(private_key: Path) -> Path:
@@ -35,9 +41,9 @@ def public_key_path(private_key: Path) -> Path:
 
 def generate_keypair(private_key: Path, overwrite: bool = False) -> tuple[Path, Path]:
     """Write a new ed25519 private key (mode 0600) and its public key; returns both paths."""
+    ed25519 = _crypto()
     from cryptography.hazmat.primitives import serialization
 
-    ed25519 = _crypto()
     private_key = Path(private_key)
     public = public_key_path(private_key)
     if not overwrite:
@@ -58,9 +64,9 @@ def generate_keypair(private_key: Path, overwrite: bool = False) -> tuple[Path, 
 
 
 def _load_key(path: Path, private: bool) -> Any:
+    ed25519 = _crypto()
     from cryptography.hazmat.primitives import serialization
 
-    ed25519 = _crypto()
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{'private' if private else 'public'} key not found: {path}")
@@ -86,9 +92,9 @@ def sign(data: bytes, private_key: Path) -> bytes:
 def verify(data: bytes, signature: bytes | None, public_key: Path) -> None:
     """SignatureError unless ``signature`` is the ed25519 signature of ``data`` by the
     private half of ``public_key``."""
+    key = _load_key(public_key, private=False)
     from cryptography.exceptions import InvalidSignature
 
-    key = _load_key(public_key, private=False)
     if signature is None:
         raise SignatureError(f"package is unsigned, but a public key is configured ({public_key})")
     if len(signature) != 64:
