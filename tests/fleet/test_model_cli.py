@@ -175,3 +175,31 @@ def test_install_from_url(make_config, packages, served: str, tmp_path: Path) ->
                    "http(s)://")
     assert store_for(cfg).current() == "1.2.0"
     assert not list(tmp_path.glob("download-*"))
+
+
+def test_device_install_without_the_extras(shapes_model: Path, shapes_data: Path, keys,
+                                           make_config, packages, tmp_path: Path) -> None:
+    """Without [eval] `edge package` cannot measure, without [signing] it cannot sign, and a
+    box configured with a public key but no cryptography cannot verify (so it refuses).
+    Simulated as in tests/runtime/test_device_install.py: a real `edge` subprocess in which
+    importing the package fails as if it were not installed."""
+    from tests.runtime.test_device_install import edge as edge_without
+
+    def line(res, *words: str) -> None:
+        assert res.returncode == 1, res.stdout + res.stderr
+        errors = [ln for ln in res.stderr.splitlines() if ln.startswith("Error:")]
+        assert len(errors) == 1 and "Traceback" not in res.stderr, res.stderr
+        for w in words:
+            assert w in errors[0], errors[0]
+
+    args = ["package", "--model", str(shapes_model), "--data", str(shapes_data), "--version",
+            "1.0.0", "--out", str(tmp_path / "p.edgepkg")]
+    line(edge_without(("pycocotools",), *args), "pycocotools", "pip install 'edge-detect[eval]'")
+    line(edge_without(("cryptography",), *args, "--sign-key", str(keys["private"])),
+         "cryptography", "pip install 'edge-detect[signing]'")
+    assert not (tmp_path / "p.edgepkg").exists()
+
+    make_config(rules=SQUARE_RULE, fleet={"public_key": str(keys["public"])})
+    line(edge_without(("cryptography",), "-q", "model", "install", str(packages["1.2.0-signed"].out),
+                      "--config", str(tmp_path / "box.yaml")),
+         "refused: integrity", "pip install 'edge-detect[signing]'")
