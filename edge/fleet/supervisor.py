@@ -105,8 +105,9 @@ class _Run:
     """One pipeline on one model version, on its own thread."""
 
     def __init__(self, pipeline: Pipeline, version: str | None, meter: FrameMeter,
-                 shared: list[KeepOpen]) -> None:
+                 shared: list[KeepOpen], health=None) -> None:
         self.pipeline, self.version, self.meter, self.shared = pipeline, version, meter, shared
+        self.health = health  # edge.health.Health or None
         self.error: BaseException | None = None
         self.summary: dict | None = None
         self.done = threading.Event()
@@ -131,6 +132,8 @@ class _Run:
         if self.thread.is_alive():
             for k in self.shared:
                 k.detached = True
+            if self.health is not None:  # frees the metrics port for the next pipeline
+                self.health.close()
             log.error("pipeline on model %s did not stop within %g s; abandoning its thread",
                       self.version or "(config)", timeout_s)
             return False
@@ -295,8 +298,18 @@ class Supervisor:
         shared = [KeepOpen(k) for k in self.keep_open]
         s = dataclasses.replace(s, extra_sinks=[*shared, meter])
         pipeline = build_pipeline(s)
+        try:
+            # health states and /metrics follow the pipeline (edge.health.attach), as in
+            # `edge run`; the pipeline closes them at its end
+            from edge.health import alert_manager, attach
+
+            health = attach(pipeline, self.cfg, alert_manager(self.keep_open),
+                            delegate=s.delegate, model=s.model, version=version)
+        except Exception:
+            _discard(pipeline)
+            raise
         pipeline.heartbeat = self._heartbeat
-        run = _Run(pipeline, version, meter, shared)
+        run = _Run(pipeline, version, meter, shared, health)
         run.thread.start()
         log.info("running model %s (%s)", version or "from the config", s.model)
         return run
@@ -391,6 +404,15 @@ class Supervisor:
         self.store._swap("current", None)  # noqa: SLF001 - ModelStore has no public "none"
         self.store.record("rollback", None, replaced=bad, reason=reason)
         log.warning("model rolled back from %s to the config's model: %s", bad, reason)
+
+
+def _discard(pipeline: Pipeline) -> None:
+    """Close what a pipeline that will never run opened (its source, its own outputs)."""
+    for closeable in (pipeline.source, *pipeline.sinks):
+        try:
+            closeable.close()
+        except Exception as e:  # noqa: BLE001 - the build error is the one to report
+            log.error("closing %s failed: %s", type(closeable).__name__, e)
 
 
 def _store(cfg: EdgeConfig) -> ModelStore:

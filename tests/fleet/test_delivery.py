@@ -101,6 +101,8 @@ def test_group_delivery_installs_on_every_device_without_losing_an_event(tmp_pat
     assert cfg["state_topic"] == "edge/box1/model/state" and "installed_version" in cfg["value_template"]
     assert sub.on("homeassistant/sensor/edge_box1/model_status/config")
     assert not sub.on("homeassistant/update/edge_box2/model/config")  # box2: no discovery
+    # health states keep coming from the supervised pipelines (edge.health.attach per swap)
+    assert all(sub.on(f"edge/{n}/health") for n in names)
     publish(broker.port, GROUP_TOPIC, b"", retain=True)  # clear the retained delivery
 
 
