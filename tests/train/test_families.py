@@ -62,11 +62,12 @@ def test_builtin_families_are_listed_without_importing_tensorflow() -> None:
     code = ("import sys; from train import families; print(families.names()); "
             "print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split("\n")[:2] == ["['tiny-yolo', 'yolo-nano', 'ssd']", "False"]
+    assert out.split("\n")[:2] == ["['tiny-yolo', 'tiny-yolo-3l', 'yolo-nano', 'ssd']", "False"]
 
 
 def test_unknown_family_names_the_registered_ones() -> None:
-    with pytest.raises(ValueError, match=r"model must be one of \['tiny-yolo', 'yolo-nano', 'ssd'"):
+    listed = r"model must be one of \['tiny-yolo', 'tiny-yolo-3l', 'yolo-nano', 'ssd'"
+    with pytest.raises(ValueError, match=listed):
         families.get("yolo-huge")
     with pytest.raises(ValueError, match="cannot be imported"):
         families.get("no_such_module_xyz:FAMILY")

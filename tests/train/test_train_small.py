@@ -56,7 +56,7 @@ EDGETPU_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "ADD", "MUL", "SUB", "CONCATENATI
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("arch", "width"), [*ARCH, ("ssd-stride8", 0.35)])
+@pytest.mark.parametrize(("arch", "width"), [*ARCH, ("ssd-stride8", 0.35), ("tiny-yolo-3l", 0.25)])
 def test_architecture_quantizes_to_int8_with_edgetpu_ops(arch: str, width: float, tmp_path: Path) -> None:
     import tensorflow as tf
 
@@ -67,7 +67,7 @@ def test_architecture_quantizes_to_int8_with_edgetpu_ops(arch: str, width: float
     if arch.startswith("ssd"):
         model = build_ssd(96, 3, alpha=width, min_stride=8 if arch == "ssd-stride8" else 16)[0]
     else:
-        model = build_tiny_yolo(96, 3, width=width)
+        model = build_tiny_yolo(96, 3, width=width, strides=(8, 16, 32) if arch.endswith("3l") else (16, 32))
     # the device runs batch 1: a fixed-batch signature gives static shapes throughout
     saved = tmp_path / "saved"
     model.export(str(saved), format="tf_saved_model", verbose=False,

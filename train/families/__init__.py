@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 # best validation mAP in a 25-minute CPU budget on chess (docs/benchmarks.md)
 _BUILTIN: dict[str, str] = {
     "tiny-yolo": "train.families.tiny_yolo:FAMILY",
+    "tiny-yolo-3l": "train.families.tiny_yolo:FAMILY_3L",
     "yolo-nano": "train.families.yolo_nano:FAMILY",
     "ssd": "train.families.ssd:FAMILY",
 }

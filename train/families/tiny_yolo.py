@@ -9,7 +9,7 @@ from train import anchors_kmeans as ak
 from train.contract import yolo_metadata
 from train.families.base import Built
 from train.losses import YoloLoss
-from train.models.tiny_yolo import STRIDES, build_tiny_yolo
+from train.models.tiny_yolo import STRIDES, STRIDES_3L, build_tiny_yolo
 from train.targets import YoloTargetEncoder
 
 ANCHORS_PER_SCALE = 3
@@ -19,20 +19,24 @@ ANCHORS_PER_SCALE = 3
 class TinyYoloFamily:
     name: str = "tiny-yolo"
     summary: str = "YOLOv3-tiny layout, anchors at strides 16/32 (k-means on the data)"
+    strides: tuple[int, ...] = STRIDES
 
     def setup(self, cfg, train_ds) -> tuple[dict, str]:
-        anchors, miou = ak.yolo_anchors(train_ds, cfg.input_size, STRIDES, ANCHORS_PER_SCALE, cfg.seed)
+        anchors, miou = ak.yolo_anchors(train_ds, cfg.input_size, self.strides, ANCHORS_PER_SCALE, cfg.seed)
         shown = [a.round(1).tolist() for a in anchors]
         return {"anchors": anchors}, f"k-means anchors (input px): {shown}; mean best IoU {miou:.3f}"
 
     def build(self, cfg, labels, setup, provenance) -> Built:
         n, size, anchors = len(labels), cfg.input_size, setup["anchors"]
-        model = build_tiny_yolo(size, n, ANCHORS_PER_SCALE, cfg.width, cfg.weights)
-        enc = YoloTargetEncoder(size, list(STRIDES), anchors, n)
-        losses = [YoloLoss(s, a, n, size) for s, a in zip(STRIDES, anchors)]
-        md = yolo_metadata(labels, size, list(STRIDES), anchors, "tiny_yolo", provenance)
-        shapes = [(size // s, size // s, ANCHORS_PER_SCALE * (5 + n)) for s in STRIDES]
+        model = build_tiny_yolo(size, n, ANCHORS_PER_SCALE, cfg.width, cfg.weights, self.strides)
+        enc = YoloTargetEncoder(size, list(self.strides), anchors, n)
+        losses = [YoloLoss(s, a, n, size) for s, a in zip(self.strides, anchors)]
+        md = yolo_metadata(labels, size, list(self.strides), anchors, "tiny_yolo", provenance)
+        shapes = [(size // s, size // s, ANCHORS_PER_SCALE * (5 + n)) for s in self.strides]
         return Built(model, enc.encode_batch, losses, md, shapes)
 
 
 FAMILY = TinyYoloFamily()
+# three scales (YOLOv3-tiny-3l): a stride-8 head for small objects and tighter boxes
+FAMILY_3L = TinyYoloFamily(name="tiny-yolo-3l", strides=STRIDES_3L,
+                           summary="tiny-YOLO with a third, stride-8 head (YOLOv3-tiny-3l)")

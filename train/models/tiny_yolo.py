@@ -1,8 +1,10 @@
 """Tiny-YOLO (YOLOv3-tiny layout, two scales) with sigmoid outputs for ``edge.core.yolo_grid``.
 
 Outputs ``grid_s16`` [B, S/16, S/16, A*(5+C)] and ``grid_s32`` (ascending stride, as the
-model contract requires). ReLU6 instead of leaky ReLU and a transposed-conv upsample
-keep every op on the Edge TPU and int8-friendly.
+model contract requires); with ``strides=(8, 16, 32)`` also ``grid_s8`` first, fed by a second
+upsample of the stride-16 features joined with the stride-8 backbone layer (YOLOv3-tiny-3l):
+small objects get a finer grid to place their boxes on. ReLU6 instead of leaky ReLU and a
+transposed-conv upsample keep every op on the Edge TPU and int8-friendly.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from keras import layers
 from train.models.backbone import BN_MOMENTUM, check_scratch_model, load_local_weights, scaled_channels
 
 STRIDES = (16, 32)
+STRIDES_3L = (8, 16, 32)
 PRIOR_OBJ = 0.01
 
 
@@ -33,14 +36,27 @@ def _head(x, anchors: int, num_classes: int, name: str):
     return layers.Activation("sigmoid", name=name)(y)
 
 
+def _up(x, filters: int, name: str):
+    """1x1 conv then a learned 2x upsampling (TRANSPOSE_CONV): Keras 3 UpSampling2D lowers to
+    TILE and Resizing leaves resource-variable ops in the export; neither maps to the Edge TPU."""
+    x = _cbr(x, filters, 1, f"{name}_pw")
+    x = layers.Conv2DTranspose(filters, 2, 2, use_bias=False, name=f"{name}_tconv")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
+    return layers.ReLU(6.0, name=f"{name}_relu6")(x)
+
+
 def build_tiny_yolo(
     input_size: int,
     num_classes: int,
     anchors_per_scale: int = 3,
     width: float = 1.0,
     weights: str | Path | None = None,
+    strides: tuple[int, ...] = STRIDES,
 ) -> keras.Model:
-    """Build the model; ``width`` scales every layer's channels."""
+    """Build the model; ``width`` scales every layer's channels; ``strides`` is STRIDES or
+    STRIDES_3L."""
+    if tuple(strides) not in (STRIDES, STRIDES_3L):
+        raise ValueError(f"tiny-YOLO strides must be {STRIDES} or {STRIDES_3L}, got {strides}")
     w = check_scratch_model("tiny-YOLO", input_size, weights)
 
     def c(n: int) -> int:
@@ -50,23 +66,23 @@ def build_tiny_yolo(
     x = inp
     for i, f in enumerate((16, 32, 64, 128)):
         x = _cbr(x, c(f), 3, f"b{i}")
+        if i == 3:
+            route8 = x  # stride 8
         x = layers.MaxPooling2D(2, 2, name=f"b{i}_pool")(x)
     route = _cbr(x, c(256), 3, "b4")  # stride 16
     x = layers.MaxPooling2D(2, 2, name="b4_pool")(route)
     x = _cbr(x, c(512), 3, "b5")  # stride 32
     x = _cbr(x, c(256), 1, "neck32")
     p32 = _cbr(x, c(512), 3, "p32")
-    up = _cbr(x, c(128), 1, "up_pw")
-    # learned 2x upsampling (TRANSPOSE_CONV): Keras 3 UpSampling2D lowers to TILE and Resizing
-    # leaves resource-variable ops in the export; neither maps to the Edge TPU
-    up = layers.Conv2DTranspose(c(128), 2, 2, use_bias=False, name="up_tconv")(up)
-    up = layers.BatchNormalization(momentum=BN_MOMENTUM, name="up_bn")(up)
-    up = layers.ReLU(6.0, name="up_relu6")(up)
-    p16 = layers.Concatenate(name="merge16")([up, route])
+    p16 = layers.Concatenate(name="merge16")([_up(x, c(128), "up"), route])
     p16 = _cbr(p16, c(256), 3, "p16")
-    out16 = _head(p16, anchors_per_scale, num_classes, "grid_s16")
-    out32 = _head(p32, anchors_per_scale, num_classes, "grid_s32")
-    model = keras.Model(inp, [out16, out32], name="tiny_yolo")
+    outs = [_head(p16, anchors_per_scale, num_classes, "grid_s16"),
+            _head(p32, anchors_per_scale, num_classes, "grid_s32")]
+    if tuple(strides) == STRIDES_3L:
+        p8 = layers.Concatenate(name="merge8")([_up(p16, c(64), "up8"), route8])
+        p8 = _cbr(p8, c(128), 3, "p8")
+        outs.insert(0, _head(p8, anchors_per_scale, num_classes, "grid_s8"))
+    model = keras.Model(inp, outs, name="tiny_yolo")
     if w is not None:
         load_local_weights(model, w)
     return model
