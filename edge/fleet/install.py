@@ -21,6 +21,7 @@ swapped to it (``activate=True``) and old versions are pruned.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import tarfile
 import tempfile
@@ -70,6 +71,8 @@ class Refused(Exception):
 
     def __init__(self, gate: str, reason: str, **figures: float | None) -> None:
         reason = " ".join(reason.split())  # one line, whatever the library's message was
+        # errors from inside the unpacked package name its temporary folder: drop it
+        reason = re.sub(r"\S*/\.staging/pkg-[^/\s]+/", "", reason)
         super().__init__(f"{gate}: {reason}")
         self.gate, self.reason, self.figures = gate, reason, figures
 

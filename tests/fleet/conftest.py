@@ -98,6 +98,32 @@ def repack(package: Path, out: Path, edit: Callable[[Path, dict], None], *, reha
     return out
 
 
+def weaken(model: Path, out: Path, fraction: float = 0.02, seed: int = 0) -> Path:
+    """A real, weaker copy of ``model``: the sign of ``fraction`` of every CONV_2D layer's
+    int8 weights flipped in place in the flatbuffer (same graph, contract and size). On
+    the shapes sample 2% takes mAP@0.5 from ~1.0 to ~0.7."""
+    import numpy as np
+
+    from edge.core.tflite_file import read_tflite
+
+    f = read_tflite(model)
+    data = bytearray(model.read_bytes())
+    rng = np.random.default_rng(seed)
+    for op in f.operators:
+        if op.opcode != "CONV_2D":
+            continue
+        raw = f._buffers[f.tensors[op.inputs[1]].buffer]
+        at = bytes(data).find(raw)
+        if at < 0 or bytes(data).find(raw, at + 1) >= 0:
+            raise ValueError(f"{model}: cannot locate a weight buffer uniquely")
+        w = np.frombuffer(raw, np.int8).copy()
+        flip = rng.random(w.size) < fraction
+        w[flip] = -w[flip]
+        data[at:at + len(raw)] = w.tobytes()
+    out.write_bytes(data)
+    return out
+
+
 @pytest.fixture
 def make_config(tmp_path: Path, shapes_model: Path) -> Callable[..., EdgeConfig]:
     """``make_config(rules=[...], fleet={...}, **top)``: a device YAML written to tmp_path

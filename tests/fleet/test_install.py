@@ -14,7 +14,7 @@ import pytest
 
 from edge.fleet.install import GATES, install_package
 from edge.fleet.store import ModelStore, store_for
-from tests.fleet.conftest import repack
+from tests.fleet.conftest import repack, weaken
 
 SQUARE_RULE = [{"name": "squares", "labels": ["square"]}]
 
@@ -237,6 +237,48 @@ def test_accuracy_gate_reports_both_figures(installed, packages, tmp_path: Path,
     loose = make_config(rules=SQUARE_RULE, fleet={"max_map_drop": 1.0})
     ok = install_package(pkg, store_for(loose), loose)
     assert ok.ok and ok.map_delta == pytest.approx(r.map_delta)
+
+
+def test_weaker_model_under_the_packages_figure_refused(installed, packages, shapes_model: Path,
+                                                        shapes_data: Path, tmp_path: Path) -> None:
+    """A different, weaker model in a package that carries the good model's figure (swapped
+    after measuring, manifest re-hashed): the box measures it and refuses with both figures.
+    The same weak model packaged honestly records its own figure, and installs."""
+    from edge.fleet.package import make_package
+
+    cfg, store = installed
+    before = snapshot(store)
+    weak = weaken(shapes_model, tmp_path / shapes_model.name)
+
+    def swap_model(folder: Path, m: dict) -> None:
+        (folder / m["model"]).write_bytes(weak.read_bytes())
+
+    r = install_package(repack(packages["1.1.0"].out, tmp_path / "swapped.edgepkg", swap_model),
+                        store, cfg)
+    recorded = packages["1.1.0"].manifest.figures.map50
+    assert_refused(r, "accuracy", store, before, f"{r.map50:.4f} on this box",
+                   f"{recorded:.4f} in the package")
+    assert 0.2 < r.map50 < recorded - 0.1 and r.map_delta == pytest.approx(r.map50 - recorded)
+
+    honest = make_package(weak, shapes_data, "1.4.0", tmp_path / "weak-1.4.0.edgepkg", sample=8)
+    assert honest.manifest.figures.map50 == pytest.approx(r.map50, abs=1e-4)
+    ok = install_package(honest.out, store, cfg)
+    assert ok.ok and abs(ok.map_delta) < 1e-4 and store.current() == "1.4.0"
+
+
+def test_edgetpu_delegate_without_the_runtime_refused(make_config, packages) -> None:
+    """The load gate uses the configured delegate: on this machine there is no Edge TPU
+    runtime (libedgetpu), so delegate edgetpu cannot load and the package is refused with
+    the runtime's install hint. (Skipped where an Edge TPU runtime is installed.)"""
+    import ctypes.util
+
+    if ctypes.util.find_library("edgetpu"):
+        pytest.skip("an Edge TPU runtime is installed here")
+    cfg = make_config(rules=SQUARE_RULE, delegate="edgetpu")
+    store = store_for(cfg)
+    r = install_package(packages["1.0.0"].out, store, cfg)
+    assert_refused(r, "load", store, (None, None, None, [], None), "delegate edgetpu",
+                   "libedgetpu")
 
 
 def test_latency_gate(installed, packages) -> None:
