@@ -8,7 +8,9 @@ States and transitions (each logged)::
         '--install refused: stays running(v)                        --> rolled back: running(v)
 
 The pipeline of the running model runs on its own thread; the supervisor's loop (the main
-thread) takes install requests from the updater, one at a time. The install gates
+thread) takes install requests from the updater, one at a time, and once a second looks
+at the store: a ``current`` changed by ``edge model install / activate / rollback`` on the
+box is swapped to under the same grace watch. The install gates
 (``edge.fleet.install``) run while the old model keeps detecting; only an accepted package
 stops it (after its current frame) and starts the new one.
 
@@ -32,6 +34,7 @@ import queue
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -168,6 +171,9 @@ class Supervisor:
         self._run: _Run | None = None
         self._heartbeat = None
         self.last_summary: dict = {}
+        # told the outcome of a swap made outside a delivery (edge model install/activate/
+        # rollback while running): (outcome, version) -> None; the updater reports it
+        self.on_external: Callable[[InstallOutcome, str], None] | None = None
 
     # -- any thread -----------------------------------------------------------------------
     @property
@@ -207,6 +213,7 @@ class Supervisor:
             self._run = self._start_or_fall_back()
             notifier.ready(f"detecting on {self.settings.source} with model "
                            f"{self._run.version or self.settings.model.name}")
+            next_store_check = time.monotonic() + 1.0
             while not self._stopping.is_set():
                 try:
                     req = self._requests.get(timeout=0.2)
@@ -214,6 +221,9 @@ class Supervisor:
                     req = None
                 if req is not None:
                     self._serve(req)
+                elif time.monotonic() >= next_store_check:
+                    next_store_check = time.monotonic() + 1.0
+                    self._follow_store()
                 if self._run.done.is_set():
                     if self._run.error is not None:
                         raise self._run.error
@@ -341,7 +351,13 @@ class Supervisor:
                                   map_delta=report.map_delta)
         if report.status == "already_installed":
             return InstallOutcome("installed", report.reason, version=report.version)
-        new = report.version
+        return self._swap(report.version, fps_before, report.reason, report.map_delta)
+
+    def _swap(self, new: str, fps_before: float | None, reason: str,
+              map_delta: float | None = None) -> InstallOutcome:
+        """Stop the running pipeline, start one on store version ``new`` (already current
+        in the store), watch it for the grace period; roll back on any failure."""
+        old = self._run
         log.info("fleet: swapping %s -> %s", old.version or "config model", new)
         old.stop(self.stop_timeout_s)
         self.last_summary = dict(old.summary or {})
@@ -349,14 +365,27 @@ class Supervisor:
             self._run = self._start(new)
         except Exception as e:  # noqa: BLE001 - a model that cannot build is rolled back
             return self._roll_back(new, old.version, f"{new} does not start: "
-                                   f"{type(e).__name__}: {e}", report.map_delta)
+                                   f"{type(e).__name__}: {e}", map_delta)
         verdict, fps_after = self._watch(self._run, fps_before)
         if verdict is not None:
-            return self._roll_back(new, old.version, verdict, report.map_delta, fps_after)
+            return self._roll_back(new, old.version, verdict, map_delta, fps_after)
         log.info("fleet: %s accepted after its grace period (%s FPS)", new,
                  "?" if fps_after is None else f"{fps_after:.1f}")
-        return InstallOutcome("installed", report.reason, version=new, previous=old.version,
-                              map_delta=report.map_delta, fps=fps_after)
+        return InstallOutcome("installed", reason, version=new, previous=old.version,
+                              map_delta=map_delta, fps=fps_after)
+
+    def _follow_store(self) -> None:
+        """``edge model install / activate / rollback`` changed ``current`` behind our back:
+        swap to it under the same grace watch as a delivery."""
+        current = self.store.current()
+        if current is None or current == self._run.version:
+            return  # (a store emptied by hand: the running model stays until a restart)
+        log.info("fleet: the store's current version is now %s (changed outside this "
+                 "process)", current)
+        out = self._swap(current, self._run.meter.fps(self.fps_window_s),
+                         f"{current} activated in the store (edge model)")
+        if self.on_external is not None:
+            self.on_external(out, current)
 
     def _watch(self, run: _Run, fps_before: float | None) -> tuple[str | None, float | None]:
         """(None, FPS) when ``run`` passes the grace period, else (why not, FPS)."""
@@ -445,6 +474,7 @@ def supervise(cfg: EdgeConfig, settings: RunSettings, keep_open: list[ResultSink
         updater = Updater(cfg.alerts.mqtt, cfg.device, cfg.fleet, lambda: sup.version,
                           lambda path, _d: sup.install(path), store.root,
                           home_assistant=cfg.alerts.home_assistant).start()
+        sup.on_external = updater.report
     try:
         return sup.run()
     finally:

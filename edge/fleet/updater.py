@@ -216,6 +216,13 @@ class Updater:
                                  target=d.version, status=out.status, reason=out.reason,
                                  map_delta=out.map_delta, fps=out.fps, previous=out.previous))
 
+    def report(self, out: InstallOutcome, target: str | None) -> None:
+        """Publish the outcome of a swap that came from elsewhere (``edge model install``
+        on the box while it runs)."""
+        self._publish(ModelState(version=out.version, target=target, status=out.status,
+                                 reason=out.reason, map_delta=out.map_delta, fps=out.fps,
+                                 previous=out.previous))
+
     def _publish(self, state: ModelState) -> None:
         with self._lock:
             state.ts = time.time()

@@ -10,7 +10,9 @@ passes the install gates and only then fails cannot be produced on demand."""
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 
+from edge.cli import cli
 from edge.fleet.store import ModelStore
 from tests.fleet import devices
 from tests.fleet.devices import (
@@ -85,4 +87,18 @@ def test_crash_or_stall_after_the_swap_is_rolled_back_within_the_grace_period(tm
     st = deliver("3.0.0-crash")
     assert st["status"] == "rolled_back" and store.current() == "1.0.0"
     assert d.log.read_text().count("fleet: swapping") == n_swaps
+
+    # `edge model install` on the box while it runs: the supervisor follows the store's
+    # swap under the same grace watch and reports it on the state topic
+    package = make_shapes_package(tmp_path, "4.0.0", www)
+    n = len(states(sub, "box1"))
+    res = CliRunner().invoke(cli, ["model", "install", str(package), "--config",
+                                   str(d.dir / "box1.yaml")])
+    assert res.exit_code == 0, res.output
+    assert wait_for(lambda: len(states(sub, "box1")) > n
+                    and last_state(sub, "box1").get("status") in DONE, 30), d.tail()
+    st = last_state(sub, "box1")
+    assert st["status"] == "installed" and st["version"] == "4.0.0" and st["previous"] == "1.0.0"
+    assert "running model 4.0.0" in d.log.read_text()
+    frames_flow()
     assert d.stop() == 0, d.tail()
