@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 GATES = ("integrity", "load", "rules", "accuracy", "latency")
+DISK_RESERVE_BYTES = 64 * 2**20  # left free after unpacking, for logs, queue and snapshots
 # pycocotools rounds nothing, but the figure went through JSON at 4+ decimals: a drop equal
 # to the allowance must pass
 _EPS = 1e-6
@@ -86,11 +87,22 @@ def unpack(package: Path, dest: Path) -> None:
         raise Refused("integrity", f"package not found: {package}")
     try:
         with tarfile.open(package, "r:*") as tar:
+            _check_space(sum(m.size for m in tar.getmembers() if m.isfile()), dest)
             _extract(tar, dest)
     except (tarfile.TarError, OSError, EOFError, zlib.error) as e:  # not a tar, truncated, bad gzip
         if isinstance(e, OSError) and e.errno is not None:
             raise  # the box's own trouble (disk full, permissions): not the package's fault
         raise Refused("integrity", f"{package.name}: not a readable package ({e})") from e
+
+
+def _check_space(needed: int, dest: Path) -> None:
+    """Refuse a package whose files would not fit (a gzip bomb, or a full SD card): a full
+    disk mid-unpack could also break the running model's logs and queue."""
+    free = shutil.disk_usage(dest).free - DISK_RESERVE_BYTES
+    if needed > free:
+        raise Refused("integrity", f"the package unpacks to {needed / 2**20:.1f} MiB but "
+                      f"{max(free, 0) / 2**20:.1f} MiB are free (keeping "
+                      f"{DISK_RESERVE_BYTES / 2**20:.0f} MiB in reserve)")
 
 
 def _extract(tar: tarfile.TarFile, dest: Path) -> None:
@@ -239,10 +251,9 @@ def install_package(package: Path, store: ModelStore, cfg: EdgeConfig, *, activa
             if not installed:
                 store.add(staging, manifest.version, name=manifest.name, package=str(package),
                           **figures)
-            previous = store.current()
+            previous = None
             if activate:
-                store.activate(manifest.version, name=manifest.name)
-                previous = store.previous()
+                previous = store.activate(manifest.version, name=manifest.name)
             removed = store.prune(also_keep=[manifest.version])
             verb = "installed and activated" if activate else "installed (not activated)"
             reason = (f"{manifest.name} {manifest.version} {verb}: mAP@0.5 {map50:.4f} on this "

@@ -126,6 +126,11 @@ class Manifest(BaseModel):
             raise ValueError(f"name {v!r}: letters, digits, '.', '_' and '-' only")
         return v
 
+    @field_validator("model", "edgetpu_model", "labels", "contract", "sample")
+    @classmethod
+    def _inside(cls, v: str | None) -> str | None:
+        return None if v is None else safe_relpath(v)
+
     @field_validator("files")
     @classmethod
     def _paths(cls, v: dict[str, FileEntry]) -> dict[str, FileEntry]:

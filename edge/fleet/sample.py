@@ -12,11 +12,15 @@ import shutil
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from edge.datasets.types import Dataset, Sample
 from edge.fleet.manifest import SAMPLE_SPLIT
+
+if TYPE_CHECKING:
+    from edge.detector import Detector
 
 
 @dataclass
@@ -82,7 +86,7 @@ def measure(model: Path, labels: Path | None, sample: Dataset, *, threads: int |
 
 
 def load_for_eval(model: Path, labels: Path | None, *, threads: int | None = None,
-                  delegate: str = "cpu"):
+                  delegate: str = "cpu") -> Detector:
     """``model`` as a Detector at the evaluation operating point of ``edge eval``."""
     from edge.detector import Detector
     from edge.evaluation.cli import EVAL_MAX_DETECTIONS, EVAL_SCORE
@@ -91,7 +95,7 @@ def load_for_eval(model: Path, labels: Path | None, *, threads: int | None = Non
                          score=EVAL_SCORE, max_detections=EVAL_MAX_DETECTIONS)
 
 
-def measure_detector(det, sample: Dataset) -> Measurement:
+def measure_detector(det: Detector, sample: Dataset) -> Measurement:
     """``measure`` with a Detector already loaded (``load_for_eval``)."""
     from edge.evaluation.evaluate import evaluate_detector
     from edge.evaluation.labels import match_labels, model_class_labels, scored_pair

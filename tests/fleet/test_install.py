@@ -6,6 +6,7 @@ editing a real one (``repack``)."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import tarfile
 from pathlib import Path
@@ -13,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from edge.fleet.install import GATES, install_package
+from edge.fleet.package import write_tar
 from edge.fleet.store import ModelStore, store_for
-from tests.fleet.conftest import repack, weaken
+from tests.fleet.conftest import repack, unpack_to, weaken
 
 SQUARE_RULE = [{"name": "squares", "labels": ["square"]}]
 
@@ -71,7 +73,7 @@ def test_install_activate_repeat_and_no_activate(make_config, packages) -> None:
 
     # installed without activating: kept (not pruned at keep=2), current unchanged
     r3 = install_package(packages["1.2.0-signed"].out, store, cfg, activate=False)
-    assert r3.ok and not r3.activated and store.current() == "1.1.0"
+    assert r3.ok and not r3.activated and r3.previous is None and store.current() == "1.1.0"
     assert store.versions() == ["1.0.0", "1.1.0", "1.2.0"]
     d = r3.to_dict()
     assert d["status"] == "installed" and d["version"] == "1.2.0" and set(d) >= {
@@ -143,6 +145,40 @@ def test_hostile_tar_members_refused(installed, tmp_path: Path) -> None:
         d.size = 4
     r = install_package(_tar_with(tmp_path / "dup.edgepkg", dup), store, cfg)
     assert_refused(r, "integrity", store, before, "twice")
+
+
+def test_manifest_naming_a_path_outside_refused(installed, packages, tmp_path: Path) -> None:
+    cfg, store = installed
+    before = snapshot(store)
+
+    def escape(folder: Path, m: dict) -> None:
+        m["sample"] = "../../sample"
+
+    with pytest.raises(ValueError, match="unsafe path"):  # make_package's model refuses it too
+        repack(packages["1.1.0"].out, tmp_path / "x.edgepkg", escape)
+    # written by hand, past the packaging code
+    folder = unpack_to(packages["1.1.0"].out, tmp_path / "raw")
+    raw = json.loads((folder / "manifest.json").read_text())
+    raw["sample"] = "../../sample"
+    (folder / "manifest.json").write_text(json.dumps(raw))
+    write_tar(folder, tmp_path / "escape.edgepkg")
+    r = install_package(tmp_path / "escape.edgepkg", store, cfg)
+    assert_refused(r, "integrity", store, before, "unsafe path '../../sample'")
+
+
+def test_package_larger_than_the_free_disk_refused(installed, packages,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The free space is the disk's real figure; the reserve is raised past it so this disk
+    counts as full."""
+    import shutil
+
+    from edge.fleet import install
+
+    cfg, store = installed
+    before = snapshot(store)
+    monkeypatch.setattr(install, "DISK_RESERVE_BYTES", shutil.disk_usage(store.root).free)
+    r = install_package(packages["1.1.0"].out, store, cfg)
+    assert_refused(r, "integrity", store, before, "MiB but", "are free")
 
 
 def test_signatures(make_config, packages, keys, tmp_path: Path) -> None:
