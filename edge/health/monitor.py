@@ -62,6 +62,12 @@ class HealthMonitor:
             self._thread.join(10)
 
     def _run(self) -> None:
+        # the first (retained) message waits for the first detection, so a healthy box
+        # says "frames through the model", not "starting"; at most until a stall would show
+        first_by = self.t0 + min(self.cfg.camera_stall_s, self.cfg.detector_stall_s)
+        while self.pipeline.last_detect_at is None and time.monotonic() < first_by:
+            if self._stop.wait(min(0.1, self.cfg.check_interval_s)):
+                return
         while True:
             try:
                 self.check()

@@ -14,6 +14,7 @@ from edge.app import RunSettings, build_pipeline
 from edge.defaults import COCO_SAMPLE
 from edge.health import STATES, alert_manager, attach
 from tests.health.conftest import DEVICE, HEALTH_TOPIC, make_config
+from tests.helpers.net import wait_for
 
 
 def test_health_discovery_is_retained_and_well_formed(tmp_path, broker, subscriber_factory):
@@ -27,6 +28,8 @@ def test_health_discovery_is_retained_and_well_formed(tmp_path, broker, subscrib
     pipeline = build_pipeline(settings)
     h = attach(pipeline, cfg, alert_manager(settings.extra_sinks))
     try:
+        # the pipeline is not run: the first check comes after the stall time (2 s here)
+        assert wait_for(lambda: h.monitor.counts["published"] >= 1, 10)
         assert h.mqtt.wait_delivered(10)
         # a subscriber arriving later (Home Assistant starting) gets everything, retained
         sub = subscriber_factory(broker.port, ["homeassistant/#", HEALTH_TOPIC], client_id="ha")
@@ -52,8 +55,9 @@ def test_health_discovery_is_retained_and_well_formed(tmp_path, broker, subscrib
         assert d["availability_topic"] == rule["availability_topic"] == f"edge/{DEVICE}/availability"
         assert f"value_json.states.{name}.on" in d["value_template"]
         rendered = render(d["value_template"], state.json())
-        if rendered is not None:
-            assert rendered == "OFF"
+        if rendered is not None:  # (the pipeline never ran: the camera reads as stalled)
+            assert rendered == ("ON" if state.json()["states"][name]["on"] else "OFF")
+    assert state.json()["states"]["camera_stalled"]["on"] is True
 
 
 def test_value_template_reads_on_and_off():
