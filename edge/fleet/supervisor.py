@@ -78,7 +78,12 @@ class FrameMeter:
         span = min(window_s, now - self.t_start)
         if span < 1.0:
             return None
-        return sum(1 for t in self.times if t >= now - span) / span
+        recent = [t for t in self.times if t >= now - span]
+        if len(recent) < 2:
+            return 0.0
+        # intervals between the frames seen, not frames / window: at 1-2 FPS a window
+        # edge falling between two frames would otherwise read as a drop
+        return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-6)
 
 
 class KeepOpen:
@@ -224,6 +229,8 @@ class Supervisor:
                 elif time.monotonic() >= next_store_check:
                     next_store_check = time.monotonic() + 1.0
                     self._follow_store()
+                if self._stopping.is_set():
+                    break
                 if self._run.done.is_set():
                     if self._run.error is not None:
                         raise self._run.error

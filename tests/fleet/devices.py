@@ -31,8 +31,9 @@ from tests.helpers.net import free_port
 # fake part: a model whose pipeline fails only after the swap cannot be made reliably from
 # real weights (the install gates run the same interpreter on the same kind of images), so
 # for a store version whose name contains "crash" the *pipeline's* detector raises from its
-# 6th frame on, and for "stall" it hangs 6 s per frame from then on. The install gates load
-# their own detector and are not affected, so the package passes them as a real one would.
+# 6th frame on, for "stall" it hangs 6 s per frame from then on, and for "slow" it takes
+# 1 s per frame (an FPS collapse). The install gates load their own detector and are not
+# affected, so the package passes them as a real one would.
 FAULTS = """
 import time
 from pathlib import Path
@@ -41,7 +42,7 @@ _build = app.build_pipeline
 def build_pipeline(s):
     p = _build(s)
     version = Path(s.model).parent.name  # versions/<version>/<model>.tflite
-    fault = "crash" if "crash" in version else "stall" if "stall" in version else None
+    fault = next((f for f in ("crash", "stall", "slow") if f in version), None)
     if fault:
         det, n, real = p.detector, [0], p.detector.detect_with_timings
         def detect_with_timings(*a, **k):
@@ -49,7 +50,7 @@ def build_pipeline(s):
             if n[0] > 5:
                 if fault == "crash":
                     raise RuntimeError("injected detector failure (test)")
-                time.sleep(6.0)
+                time.sleep(6.0 if fault == "stall" else 1.0)
             return real(*a, **k)
         det.detect_with_timings = detect_with_timings
     return p

@@ -1,10 +1,11 @@
 """The run supervisor rolls back a model that installs but then crashes or stalls the
-pipeline, within the grace period, and says so on the state topic (#15).
+pipeline (within the grace period) or runs it at a fraction of its FPS (at the end of it),
+and says so on the state topic; it also follows `edge model install` on a running box (#15).
 
 Real parts: Mosquitto, a paho subscriber, http.server serving real packages of the bundled
 shapes model, a live MJPEG camera and an `edge run --config` child process. The one fake:
 the post-swap failure is injected into the pipeline's detector (tests/fleet/devices.py
-FAULTS) for packages whose version names "crash" or "stall", because a real model that
+FAULTS) for packages whose version names "crash", "stall" or "slow", because a real model that
 passes the install gates and only then fails cannot be produced on demand."""
 
 from __future__ import annotations
@@ -32,8 +33,7 @@ DONE = ("installed", "refused", "rolled_back", "failed")
 
 
 @pytest.mark.slow
-def test_crash_or_stall_after_the_swap_is_rolled_back_within_the_grace_period(tmp_path,
-                                                                              fleet_parts):
+def test_crash_stall_or_fps_collapse_after_the_swap_is_rolled_back(tmp_path, fleet_parts):
     broker, camera, server, www, sub, devices = fleet_parts
     d = start_device(tmp_path, "box1", broker.port, camera.url, grace_s=GRACE_S, faults=True)
     devices.append(d)
@@ -80,6 +80,12 @@ def test_crash_or_stall_after_the_swap_is_rolled_back_within_the_grace_period(tm
     assert swap_to_rollback_s("3.0.0-crash") < GRACE_S
     frames_flow()
     assert "running model 1.0.0" in d.log.read_text().rsplit("rolling back 3.0.0-crash", 1)[1]
+
+    # one that runs, but at a fraction of the FPS (min_fps_ratio 0.2 of the camera's 10)
+    st = deliver("3.1.0-slow")
+    assert st["status"] == "rolled_back" and st["reason"].startswith("FPS collapsed"), st
+    assert st["version"] == "1.0.0" and store.current() == "1.0.0" and st["fps"] < 2.0
+    # (the FPS verdict falls at the end of the grace period, so no "< GRACE_S" here)
 
     # the rolled-back package delivered again (a retained message after a reconnect): not
     # retried
