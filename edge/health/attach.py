@@ -17,6 +17,7 @@ from edge.core.frame import FrameResult
 from edge.health.fps import FpsWindow
 from edge.health.metrics import Metrics
 from edge.health.monitor import HealthMonitor
+from edge.health.notify import HealthWebhook
 
 if TYPE_CHECKING:
     from edge.alerts.manager import AlertManager
@@ -35,12 +36,14 @@ class Health:
     here when the config has an mqtt section but no rule routes to it)."""
 
     def __init__(self, pipeline: Pipeline, monitor: HealthMonitor | None,
-                 metrics: Metrics | None, mqtt: MqttSink | None, owns_mqtt: bool) -> None:
+                 metrics: Metrics | None, mqtt: MqttSink | None, owns_mqtt: bool,
+                 webhooks: Sequence[HealthWebhook] = ()) -> None:
         self.pipeline = pipeline
         self.monitor = monitor
         self.metrics = metrics
         self.mqtt = mqtt
         self.owns_mqtt = owns_mqtt
+        self.webhooks = list(webhooks)
         self._closed = False
 
     # -- ResultSink -----------------------------------------------------------------------
@@ -68,6 +71,8 @@ class Health:
         finally:
             if self.metrics is not None:
                 self.metrics.close()
+            for hook in self.webhooks:
+                hook.close()
             if self.owns_mqtt and self.mqtt is not None:
                 self.mqtt.close()
 
@@ -89,6 +94,10 @@ def attach(pipeline: Pipeline, cfg: EdgeConfig, alerts: AlertManager | None = No
     hcfg, mcfg = cfg.health, cfg.metrics
     if not hcfg.enabled and not mcfg.enabled:
         return None
+    unknown = [n for n in hcfg.webhooks if n not in cfg.alerts.webhooks]
+    if unknown:
+        raise ValueError(f"health.webhooks: {unknown} not configured under webhooks: "
+                         f"(configured: {sorted(cfg.alerts.webhooks) or 'none'})")
     mqtt, owns = _mqtt_sink(cfg, alerts) if hcfg.enabled else (None, False)
     fps = FpsWindow(hcfg.fps_window_s)
     delegate = delegate or cfg.delegate
@@ -104,7 +113,10 @@ def attach(pipeline: Pipeline, cfg: EdgeConfig, alerts: AlertManager | None = No
         if owns and mqtt is not None:
             mqtt.close(1.0)
         raise
-    health = Health(pipeline, monitor, metrics, mqtt, owns)
+    hooks = [HealthWebhook(n, cfg.alerts.webhooks[n]) for n in hcfg.webhooks] if monitor else []
+    for hook in hooks:
+        monitor.listeners.append(hook.notify)
+    health = Health(pipeline, monitor, metrics, mqtt, owns, hooks)
     pipeline.sinks.insert(0, health)
     if metrics is not None:
         pipeline.frame_observers.append(metrics.observe)

@@ -37,6 +37,8 @@ class HealthConfig(StrictModel):
     vcgencmd: str | None = Field("vcgencmd", description="Raspberry Pi firmware tool for "
                                  "`get_throttled` (a name on PATH or a path; None: not run)")
     check_interval_s: float = Field(2.0, gt=0, description="how often the states are evaluated")
+    webhooks: list[str] = Field([], description="names under `webhooks:` that also get the "
+                                "health JSON (POST) on every transition")
 
     @field_validator("thermal_path")
     @classmethod

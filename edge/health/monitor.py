@@ -10,6 +10,7 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,8 @@ class HealthMonitor:
         self.fps = fps or FpsWindow(cfg.fps_window_s)
         self.states = HealthStates(STATES)
         self.counts = {"checks": 0, "transitions": 0, "published": 0, "publish_errors": 0}
+        # called with (health JSON, transitions) on every change (health webhooks)
+        self.listeners: list[Callable[[dict, list[Transition]], None]] = []
         self.t0 = time.monotonic()
         self._warned: set[str] = set()
         self._stop = threading.Event()
@@ -92,6 +95,14 @@ class HealthMonitor:
                 log.info("health: %s cleared after %.1f s (%s)", t.name, t.after_s, t.detail)
         if first or changes:
             self.publish()
+        if changes:
+            payload = self.states.payload(self.device)
+            for listener in self.listeners:
+                try:
+                    listener(payload, changes)
+                except Exception as e:  # noqa: BLE001 - counted and logged; checks go on
+                    self.counts["publish_errors"] += 1
+                    log.error("health: notifying %s failed: %s", listener, e)
         return changes
 
     def publish(self) -> None:
