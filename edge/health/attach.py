@@ -9,6 +9,7 @@ alert sinks, so the monitor never writes to an MQTT sink that has already closed
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,6 +46,8 @@ class Health:
         self.owns_mqtt = owns_mqtt
         self.webhooks = list(webhooks)
         self._closed = False
+        # the pipeline closes it at its end; a supervisor abandoning a hung pipeline may too
+        self._close_lock = threading.Lock()
 
     # -- ResultSink -----------------------------------------------------------------------
     def handle(self, result: FrameResult) -> None:
@@ -60,9 +63,10 @@ class Health:
     def close(self) -> None:
         """Stop the monitor (after a last check when the detector failed: that is news for
         the fleet), the metrics server and an MQTT sink made here. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
         try:
             if self.monitor is not None:
                 self.monitor.stop()
