@@ -73,6 +73,28 @@ def download(url: str, dest: Path, sha256: str, timeout_s: float) -> None:
                          f"is {got[:16]}... (corrupt or replaced package)")
 
 
+def _key(d: Delivery) -> str:
+    """A refused or rolled-back delivery is remembered by package bytes and version."""
+    return f"{d.sha256} {d.version}"
+
+
+def _version_mismatch(package: Path, version: str) -> str | None:
+    """Why ``package`` is not the ``version`` the delivery names, or None. An unreadable
+    package is left to the installer's integrity gate, which says why in full."""
+    import tarfile
+
+    from edge.fleet.package import read_manifest
+
+    try:
+        manifest, _ = read_manifest(package)
+    except (OSError, ValueError, tarfile.TarError):
+        return None
+    if manifest.version != version:
+        return (f"version mismatch: the delivery says {version}, the package is "
+                f"{manifest.name} {manifest.version}")
+    return None
+
+
 class Updater:
     """mqtt: the device's broker settings (credentials, TLS, prefix). current(): the version
     running now. install(path, delivery): installs and swaps, blocking until the outcome.
@@ -93,7 +115,7 @@ class Updater:
         self.subscriptions = ([self.topics.model_set] if fleet.updates else []) + \
             [self.topics.group_set(g) for g in fleet.groups]
         self._memory_path = self.workdir / "updater.json"
-        self._outcomes: dict[str, dict] = {}  # sha256 -> {status, reason, version}
+        self._outcomes: dict[str, dict] = {}  # "<sha256> <version>" -> {status, reason, version}
         self.state = ModelState(version=current())
         self._load_memory()
         self.state.version = current()
@@ -179,7 +201,7 @@ class Updater:
             self._publish(replace(self.state, version=current, target=d.version,
                                   status="installed", reason="already running"))
             return
-        known = self._outcomes.get(d.sha256)
+        known = self._outcomes.get(_key(d))
         if known is not None and known["status"] in FINAL:
             log.warning("fleet: %s delivers %s again; it was %s before (%s): not retried",
                         topic, d.version, known["status"], known["reason"])
@@ -194,23 +216,29 @@ class Updater:
             try:
                 download(d.url, dest, d.sha256, self.fleet.download_timeout_s)
             except ValueError as e:
-                self._finish(d, InstallOutcome("refused", str(e), version=current))
+                # the bytes served were not the package named: maybe a partial upload, so
+                # a later delivery of it is tried again (not remembered)
+                self._finish(d, InstallOutcome("refused", str(e), version=current), remember=False)
                 return
             except (OSError, urllib.error.URLError) as e:
                 self._finish(d, InstallOutcome("failed", f"download of {d.url} failed: {e}",
                                                version=current))
+                return
+            mismatch = _version_mismatch(dest, d.version)
+            if mismatch:
+                self._finish(d, InstallOutcome("refused", mismatch, version=current))
                 return
             self._publish(replace(self.state, status="installing"))
             self._finish(d, self.install(dest, d))
         finally:
             dest.unlink(missing_ok=True)
 
-    def _finish(self, d: Delivery, out: InstallOutcome) -> None:
+    def _finish(self, d: Delivery, out: InstallOutcome, remember: bool = True) -> None:
         log.log(logging.INFO if out.status == "installed" else logging.WARNING,
                 "fleet: delivery of %s: %s%s", d.version, out.status,
                 f" ({out.reason})" if out.reason else "")
-        if out.status in FINAL:
-            self._outcomes[d.sha256] = {"status": out.status, "reason": out.reason,
+        if remember and out.status in FINAL:
+            self._outcomes[_key(d)] = {"status": out.status, "reason": out.reason,
                                         "version": d.version}
         self._publish(ModelState(version=out.version if out.version is not None else self.current(),
                                  target=d.version, status=out.status, reason=out.reason,

@@ -137,6 +137,9 @@ def test_bad_deliveries_are_refused_and_the_running_model_is_untouched(tmp_path,
     st = outcome(json.dumps({"url": server.url(good), "version": "2.0.0"}).encode(),
                  len(states(sub, "box1")))
     assert st["status"] == "failed" and st["reason"].startswith("delivery: sha256:"), st
+    # the package is not the version the delivery names
+    st = outcome(delivery(server, good, "9.9.9"), len(states(sub, "box1")))
+    assert st["status"] == "refused" and st["reason"].startswith("version mismatch"), st
     # a URL that does not answer with the package
     st = outcome(json.dumps({"url": f"http://127.0.0.1:{server.port}/nope.edgepkg",
                              "sha256": "a" * 64, "version": "2.0.0"}).encode(),
@@ -151,4 +154,12 @@ def test_bad_deliveries_are_refused_and_the_running_model_is_untouched(tmp_path,
     st = outcome(delivery(server, relabelled, "3.0.0"), len(states(sub, "box1")))
     assert st["status"] == "refused" and st["reason"].startswith("rules:")
     assert d.log.read_text().count("refused at the rules gate") == n_refusals
+    # after all that, the good package (whose sha256 a corrupt download was refused
+    # under, and which came once with the wrong version) installs
+    n = len(states(sub, "box1"))
+    publish(broker.port, topic, delivery(server, good, "2.0.0"))
+    assert wait_for(lambda: len(states(sub, "box1")) > n and last_state(sub, "box1")
+                    .get("status") in ("installed", "refused", "rolled_back", "failed"), 60)
+    assert last_state(sub, "box1")["status"] == "installed", last_state(sub, "box1")
+    assert ModelStore(d.store).current() == "2.0.0"
     assert d.stop() == 0, d.tail()
