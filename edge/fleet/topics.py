@@ -116,9 +116,9 @@ class ModelState:
 
 
 def discovery_messages(topics: FleetTopics, discovery_prefix: str) -> list[tuple[str, str]]:
-    """(topic, JSON payload) for Home Assistant: an ``update`` entity (installed_version /
-    latest_version from the state topic) and a ``sensor`` with the update status. Publish
-    retained on every connect."""
+    """(topic, JSON payload) for Home Assistant: an ``update`` entity (installed and latest
+    version, both read from the state topic) and a ``sensor`` with the update status.
+    Publish retained on every connect."""
     node = f"edge_{topics.device}".replace("-", "_")
     device = {"identifiers": [node], "name": topics.device, "manufacturer": "edge",
               "model": "edge-detect", "sw_version": __version__}
@@ -127,10 +127,12 @@ def discovery_messages(topics: FleetTopics, discovery_prefix: str) -> list[tuple
               "json_attributes_topic": topics.model_state, "device": device}
     update = {
         **common, "name": "model", "unique_id": f"{node}_model", "object_id": f"{node}_model",
-        # HA's MQTT update platform takes a JSON object with these two keys from the template
-        "value_template": ('{{ {"installed_version": value_json.version or "config", '
-                           '"latest_version": value_json.target or value_json.version '
-                           'or "config"} | tojson }}'),
+        # HA's MQTT update platform: installed version from state_topic, latest from
+        # latest_version_topic (the same JSON): a box that refused or rolled back the
+        # delivered version shows as not up to date
+        "value_template": "{{ value_json.version or 'config' }}",
+        "latest_version_topic": topics.model_state,
+        "latest_version_template": "{{ value_json.target or value_json.version or 'config' }}",
     }
     status = {
         **common, "name": "model update", "unique_id": f"{node}_model_status",

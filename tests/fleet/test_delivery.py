@@ -12,6 +12,7 @@ import time
 import pytest
 
 from edge.fleet.store import ModelStore
+from edge.fleet.topics import FleetTopics, ModelState, discovery_messages, parse_delivery
 from tests.alerts.conftest import Subscriber
 from tests.fleet import devices
 from tests.fleet.devices import (
@@ -98,7 +99,9 @@ def test_group_delivery_installs_on_every_device_without_losing_an_event(tmp_pat
         late.close()
     # Home Assistant: an update entity reading installed/latest version off the state topic
     (cfg,) = [m.json() for m in sub.on("homeassistant/update/edge_box1/model/config")]
-    assert cfg["state_topic"] == "edge/box1/model/state" and "installed_version" in cfg["value_template"]
+    assert cfg["state_topic"] == cfg["latest_version_topic"] == "edge/box1/model/state"
+    assert "value_json.version" in cfg["value_template"]
+    assert "value_json.target" in cfg["latest_version_template"]
     assert sub.on("homeassistant/sensor/edge_box1/model_status/config")
     assert not sub.on("homeassistant/update/edge_box2/model/config")  # box2: no discovery
     # health states keep coming from the supervised pipelines (edge.health.attach per swap)
@@ -163,3 +166,44 @@ def test_bad_deliveries_are_refused_and_the_running_model_is_untouched(tmp_path,
     assert last_state(sub, "box1")["status"] == "installed", last_state(sub, "box1")
     assert ModelStore(d.store).current() == "2.0.0"
     assert d.stop() == 0, d.tail()
+
+
+GOOD = {"url": "https://files.example/shapes-2.0.0.edgepkg", "sha256": "ab" * 32,
+        "version": "2.0.0"}
+
+
+@pytest.mark.parametrize("payload, message", [
+    (b"not json", "delivery: expected JSON {url, sha256, version}"),
+    (b"[1, 2]", "delivery: expected a JSON object {url, sha256, version}, got list"),
+    (json.dumps({**GOOD, "url": "ftp://x/y.edgepkg"}).encode(),
+     "delivery: url: Value error, expected an http:// or https:// URL, got 'ftp://x/y.edgepkg'"),
+    (json.dumps({**GOOD, "sha256": "abc"}).encode(), "delivery: sha256: String should match"),
+    (json.dumps({**GOOD, "version": "2.0.0/../x"}).encode(), "delivery: version: String should match"),
+    (json.dumps({k: v for k, v in GOOD.items() if k != "url"}).encode(), "delivery: url: Field required"),
+    (json.dumps({**GOOD, "force": True}).encode(), "delivery: force: Extra inputs are not permitted"),
+])
+def test_a_bad_payload_is_one_line_naming_the_field(payload, message):
+    with pytest.raises(ValueError) as e:
+        parse_delivery(payload)
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)
+    assert parse_delivery(json.dumps({**GOOD, "sha256": "AB" * 32}).encode()).sha256 == "ab" * 32
+
+
+def test_home_assistant_templates_render_the_state():
+    """The update entity's templates, rendered with Jinja2 (what Home Assistant uses) on
+    the state JSON the box publishes."""
+    jinja2 = pytest.importorskip("jinja2")
+    (_, update), (_, status) = discovery_messages(FleetTopics("edge", "box1"), "homeassistant")
+    update, status = json.loads(update), json.loads(status)
+
+    def render(template: str, state: ModelState) -> str:
+        return jinja2.Template(template).render(value_json=json.loads(state.to_json()))
+
+    rolled = ModelState(version="1.0.0", target="2.0.0", status="rolled_back", reason="stalled")
+    assert render(update["value_template"], rolled) == "1.0.0"
+    assert render(update["latest_version_template"], rolled) == "2.0.0"  # not up to date
+    assert render(status["value_template"], rolled) == "rolled_back"
+    fresh = ModelState(version=None)
+    assert render(update["value_template"], fresh) == render(
+        update["latest_version_template"], fresh) == "config"
+
