@@ -343,7 +343,11 @@ class Supervisor:
             reason = f"{version} does not start: {type(e).__name__}: {e}"
             log.error("fleet: %s", reason)
             self._roll_store_back(reason)
-            return self._start(self.store.current())
+            run = self._start(self.store.current())
+            if self.on_external is not None:
+                self.on_external(InstallOutcome("rolled_back", reason, version=run.version,
+                                                previous=version), version)
+            return run
 
     def _install(self, package: Path) -> InstallOutcome:
         from edge.fleet.install import install_package

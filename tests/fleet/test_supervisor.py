@@ -1,6 +1,7 @@
 """The run supervisor rolls back a model that installs but then crashes or stalls the
 pipeline (within the grace period) or runs it at a fraction of its FPS (at the end of it),
-and says so on the state topic; it also follows `edge model install` on a running box (#15).
+and says so on the state topic; it also follows `edge model install` on a running box, and
+a box whose current version no longer loads starts on the previous one (#15).
 
 Real parts: Mosquitto, a paho subscriber, http.server serving real packages of the bundled
 shapes model, a live MJPEG camera and an `edge run --config` child process. The one fake:
@@ -106,5 +107,20 @@ def test_crash_stall_or_fps_collapse_after_the_swap_is_rolled_back(tmp_path, fle
     st = last_state(sub, "box1")
     assert st["status"] == "installed" and st["version"] == "4.0.0" and st["previous"] == "1.0.0"
     assert "running model 4.0.0" in d.log.read_text()
+    frames_flow()
+    assert d.stop() == 0, d.tail()
+
+    # the current version no longer loads when the box starts (a damaged file): it starts
+    # on the previous one and says so
+    (d.store / "versions" / "4.0.0" / "shapes_int8.tflite").write_bytes(b"\0" * 64)
+    n = len(states(sub, "box1"))
+    d = start_device(tmp_path, "box1", broker.port, camera.url, grace_s=GRACE_S, faults=True)
+    devices.append(d)
+    assert wait_for(lambda: len(states(sub, "box1")) > n
+                    and last_state(sub, "box1").get("status") == "rolled_back", 60), d.tail()
+    st = last_state(sub, "box1")
+    assert st["version"] == "1.0.0" and st["previous"] == "4.0.0", st
+    assert st["reason"].startswith("4.0.0 does not start:"), st
+    assert store.current() == "1.0.0"
     frames_flow()
     assert d.stop() == 0, d.tail()
