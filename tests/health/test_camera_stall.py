@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from edge.defaults import default_model
 from tests.health.conftest import HEALTH_TOPIC, health, latest_on
 from tests.helpers.mjpeg_server import MjpegServer
@@ -16,6 +18,7 @@ from tests.helpers.net import free_port, wait_for
 STALL_S = 2.0
 
 
+@pytest.mark.slow
 def test_dead_camera_raises_camera_stalled_and_reconnect_clears_it(tmp_path, broker,
                                                                    subscriber_factory):
     model, labels = default_model()
@@ -80,6 +83,7 @@ health: {{camera_stall_s: {STALL_S}, detector_stall_s: 5, check_interval_s: 0.25
     assert "health: camera_stalled ON:" in text and "health: camera_stalled cleared after" in text
 
 
+@pytest.mark.slow
 def test_frozen_camera_raises_camera_stalled_by_time(tmp_path, broker, subscriber_factory):
     """A camera that keeps the connection open but stops sending (a frozen IP camera): no
     disconnect to see, only the time since the last frame. In-process, through

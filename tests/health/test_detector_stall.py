@@ -12,6 +12,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from edge.app import RunSettings, build_pipeline
 from edge.health import attach
 from tests.health.conftest import HEALTH_TOPIC, health, latest_on, make_config, run_in_thread
@@ -22,6 +24,7 @@ def wait_frames(pipeline, n, timeout=20.0):
     return wait_for(lambda: pipeline.stats.frames >= n, timeout)
 
 
+@pytest.mark.slow
 def test_hung_invoke_raises_detector_stalled_and_clears(tmp_path, camera, broker, subscriber_factory):
     cfg = make_config(tmp_path, camera.url, broker.port)
     sub = subscriber_factory(broker.port, [HEALTH_TOPIC])

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from edge.app import RunSettings, build_pipeline
 from edge.health import attach
 from tests.health.conftest import make_config, run_in_thread
 from tests.helpers.net import wait_for
 
 
+@pytest.mark.slow
 def test_slow_camera_raises_fps_low_and_clears(tmp_path, camera):
     cfg = make_config(tmp_path, camera.url, health={"min_fps": 5, "fps_window_s": 1.5})
     pipeline = build_pipeline(RunSettings.from_config(cfg))

@@ -9,6 +9,8 @@ persistence, so the subscriber's session outlives the restart and misses nothing
 
 from __future__ import annotations
 
+import pytest
+
 from edge.app import RunSettings, build_pipeline
 from edge.health import alert_manager, attach
 from tests.health.conftest import HEALTH_TOPIC, Subscriber, health, make_config, run_in_thread
@@ -16,6 +18,7 @@ from tests.helpers.broker import Broker
 from tests.helpers.net import wait_for
 
 
+@pytest.mark.slow
 def test_queue_fills_while_broker_is_down_and_drains_after(tmp_path, cat_camera):
     from edge.alerts import build_alerts
 
