@@ -1,6 +1,7 @@
 """Killing the camera raises camera_stalled on the retained health topic; it clears when the
-camera comes back. End to end: `edge run --config` as a child process on a real MJPEG
-camera, a real Mosquitto, and a paho subscriber reading the retained messages."""
+camera comes back. End to end: `edge run --config` as a child process (with an mqtt section
+it runs under the fleet supervisor, which attaches health to each pipeline it builds) on a
+real MJPEG camera, a real Mosquitto, and a paho subscriber reading the retained messages."""
 
 from __future__ import annotations
 
@@ -36,7 +37,6 @@ output: {{jsonl: null}}
 mqtt: {{host: 127.0.0.1, port: {broker.port}, queue_path: {tmp_path / 'queue.db'},
         reconnect_min_s: 0.2, reconnect_max_s: 0.5}}
 home_assistant: {{discovery: true}}
-fleet: {{updates: false}}   # plain `edge run`: no model deliveries in this test
 health: {{camera_stall_s: {STALL_S}, detector_stall_s: 5, check_interval_s: 0.25,
           thermal_path: null, vcgencmd: null}}
 """)
