@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from edge.core.frame import FrameResult
 from edge.health.fps import FpsWindow
+from edge.health.gpio import HealthGpio
 from edge.health.metrics import Metrics
 from edge.health.monitor import HealthMonitor
 from edge.health.notify import HealthWebhook
@@ -38,13 +39,13 @@ class Health:
 
     def __init__(self, pipeline: Pipeline, monitor: HealthMonitor | None,
                  metrics: Metrics | None, mqtt: MqttSink | None, owns_mqtt: bool,
-                 webhooks: Sequence[HealthWebhook] = ()) -> None:
+                 outputs: Sequence[HealthWebhook | HealthGpio] = ()) -> None:
         self.pipeline = pipeline
         self.monitor = monitor
         self.metrics = metrics
         self.mqtt = mqtt
         self.owns_mqtt = owns_mqtt
-        self.webhooks = list(webhooks)
+        self.outputs = list(outputs)  # health.webhooks and health.gpio
         self._closed = False
         # the pipeline closes it at its end; a supervisor abandoning a hung pipeline may too
         self._close_lock = threading.Lock()
@@ -75,8 +76,8 @@ class Health:
         finally:
             if self.metrics is not None:
                 self.metrics.close()
-            for hook in self.webhooks:
-                hook.close()
+            for out in self.outputs:
+                out.close()
             if self.owns_mqtt and self.mqtt is not None:
                 self.mqtt.close()
 
@@ -98,10 +99,11 @@ def attach(pipeline: Pipeline, cfg: EdgeConfig, alerts: AlertManager | None = No
     hcfg, mcfg = cfg.health, cfg.metrics
     if not hcfg.enabled and not mcfg.enabled:
         return None
-    unknown = [n for n in hcfg.webhooks if n not in cfg.alerts.webhooks]
-    if unknown:
-        raise ValueError(f"health.webhooks: {unknown} not configured under webhooks: "
-                         f"(configured: {sorted(cfg.alerts.webhooks) or 'none'})")
+    for key, configured in (("webhooks", cfg.alerts.webhooks), ("gpio", cfg.alerts.gpio)):
+        unknown = [n for n in getattr(hcfg, key) if n not in configured]
+        if unknown:
+            raise ValueError(f"health.{key}: {unknown} not configured under {key}: "
+                             f"(configured: {sorted(configured) or 'none'})")
     mqtt, owns = _mqtt_sink(cfg, alerts) if hcfg.enabled else (None, False)
     fps = FpsWindow(hcfg.fps_window_s)
     delegate = delegate or cfg.delegate
@@ -117,7 +119,19 @@ def attach(pipeline: Pipeline, cfg: EdgeConfig, alerts: AlertManager | None = No
         if owns and mqtt is not None:
             mqtt.close(1.0)
         raise
-    hooks = [HealthWebhook(n, cfg.alerts.webhooks[n]) for n in hcfg.webhooks] if monitor else []
+    hooks: list = []
+    try:
+        if monitor is not None:
+            hooks = [HealthWebhook(n, cfg.alerts.webhooks[n]) for n in hcfg.webhooks]
+            hooks += [_gpio(cfg, n, alerts) for n in hcfg.gpio]
+    except Exception:
+        for hook in hooks:
+            hook.close(1.0)
+        if metrics is not None:
+            metrics.close()
+        if owns and mqtt is not None:
+            mqtt.close(1.0)
+        raise
     for hook in hooks:
         monitor.listeners.append(hook.notify)
     health = Health(pipeline, monitor, metrics, mqtt, owns, hooks)
@@ -139,6 +153,18 @@ def alert_manager(sinks: Sequence[object]) -> AlertManager | None:
             if isinstance(candidate, AlertManager):
                 return candidate
     return None
+
+
+def _gpio(cfg: EdgeConfig, name: str, alerts: AlertManager | None) -> HealthGpio:
+    """The alerts' worker for output ``name`` when a rule uses it, else one made here."""
+    runner = alerts.runners.get(name) if alerts is not None else None
+    if runner is not None:
+        return HealthGpio(name, runner, cfg.device, owned=False)
+    from edge.alerts.dispatch import SinkRunner
+    from edge.alerts.sinks.gpio import GpioSink
+
+    return HealthGpio(name, SinkRunner(name, GpioSink(name, cfg.alerts.gpio[name])), cfg.device,
+                      owned=True)
 
 
 def _alerts_mqtt(alerts: AlertManager | None) -> MqttSink | None:

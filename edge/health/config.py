@@ -39,6 +39,8 @@ class HealthConfig(StrictModel):
     check_interval_s: float = Field(2.0, gt=0, description="how often the states are evaluated")
     webhooks: list[str] = Field([], description="names under `webhooks:` that also get the "
                                 "health JSON (POST) on every transition")
+    gpio: list[str] = Field([], description="names under `gpio:` driven by health problems "
+                            "(hold: on while any state is on; pulse: at each state turning on)")
 
     @field_validator("thermal_path")
     @classmethod

@@ -58,9 +58,9 @@ def test_transitions_are_posted_in_order(tmp_path, camera, receiver):
     try:
         assert wait_for(lambda: h.monitor.counts["checks"] >= 1, 10)
         temp.write_text("85000\n")
-        assert wait_for(lambda: len(got) >= 1, 10), (calls, h.webhooks[0].counts)
+        assert wait_for(lambda: len(got) >= 1, 10), (calls, h.outputs[0].counts)
         temp.write_text("50000\n")
-        assert wait_for(lambda: len(got) >= 2, 10), (calls, h.webhooks[0].counts)
+        assert wait_for(lambda: len(got) >= 2, 10), (calls, h.outputs[0].counts)
     finally:
         pipeline.stop()
         t.join(20)
@@ -71,7 +71,7 @@ def test_transitions_are_posted_in_order(tmp_path, camera, receiver):
     assert on["problems"] == ["throttled"] and on["device"] == "hbox"
     assert off["changed"] == [{"state": "throttled", "on": False, "detail": "SoC 50.0 °C"}]
     assert off["ok"] is True
-    assert h.webhooks[0].counts == {"sent": 2, "retried": 1, "failed": 0, "overflow": 0}
+    assert h.outputs[0].counts == {"sent": 2, "retried": 1, "failed": 0, "overflow": 0}
 
 
 def test_unknown_webhook_name_is_one_line_error(tmp_path, camera):
@@ -79,4 +79,49 @@ def test_unknown_webhook_name_is_one_line_error(tmp_path, camera):
     pipeline = build_pipeline(RunSettings.from_config(cfg))
     with pytest.raises(ValueError, match=r"^health.webhooks: \['pager'\] not configured under "
                        r"webhooks: \(configured: none\)$"):
+        attach(pipeline, cfg)
+
+
+@pytest.fixture
+def mock_pins():
+    """gpiozero's MockFactory: this machine has no GPIO header (as in tests/alerts)."""
+    from gpiozero import Device
+    from gpiozero.pins.mock import MockFactory
+
+    previous = Device.pin_factory
+    Device.pin_factory = MockFactory()
+    yield Device.pin_factory
+    Device.pin_factory.reset()
+    Device.pin_factory = previous
+
+
+def test_gpio_output_holds_while_a_problem_is_on(tmp_path, camera, mock_pins):
+    temp = tmp_path / "temp"  # stands in for /sys/class/thermal/thermal_zone0/temp
+    temp.write_text("50000\n")
+    cfg = make_config(tmp_path, camera.url,
+                      gpio={"health_led": {"pin": 17, "mode": "hold"}},
+                      health={"thermal_path": str(temp), "gpio": ["health_led"]})
+    pipeline = build_pipeline(RunSettings.from_config(cfg))
+    h = attach(pipeline, cfg)
+    pin = mock_pins.pin(17)
+    t, result = run_in_thread(pipeline)
+    try:
+        assert wait_for(lambda: h.monitor.counts["checks"] >= 1, 10)
+        assert pin.state is False
+        temp.write_text("85000\n")
+        assert wait_for(lambda: pin.state is True, 10)
+        temp.write_text("50000\n")
+        assert wait_for(lambda: pin.state is False, 10)
+    finally:
+        pipeline.stop()
+        t.join(20)
+    assert "error" not in result, result
+    assert h._closed and pin.state is False
+
+
+def test_unknown_gpio_name_is_one_line_error(tmp_path, camera):
+    cfg = make_config(tmp_path, camera.url, health={"gpio": ["led"]})
+    pipeline = build_pipeline(RunSettings.from_config(cfg))
+    with pytest.raises(ValueError, match=r"^health.gpio: \['led'\] not configured under gpio: "
+                       r"\(configured: none\)$"):
         attach(pipeline, cfg)
