@@ -11,10 +11,12 @@ import time
 
 import pytest
 
+from edge.defaults import SHAPES_MODEL
 from edge.fleet.store import ModelStore
 from edge.fleet.topics import FleetTopics, ModelState, discovery_messages, parse_delivery
 from tests.alerts.conftest import Subscriber
 from tests.fleet import devices
+from tests.fleet.conftest import repack, weaken
 from tests.fleet.devices import (
     delivery,
     last_state,
@@ -152,6 +154,23 @@ def test_bad_deliveries_are_refused_and_the_running_model_is_untouched(tmp_path,
     st = outcome(delivery(server, relabelled, "3.0.0"), len(states(sub, "box1")))
     assert st["status"] == "refused" and st["reason"].startswith("rules:"), st
     assert st["target"] == "3.0.0"
+    # a model that cannot load, and a weaker model under the good package's figures (the
+    # package says mAP@0.5 ~1.0; this box measures ~0.7): repacked as tests/fleet/conftest.py
+    # does for the installer's own tests
+    def broken_model(folder, manifest):
+        manifest["version"] = "5.0.0"
+        (folder / manifest["model"]).write_bytes(b"TFL3" + b"\0" * 60)
+
+    def weaker_model(folder, manifest):
+        manifest["version"] = "6.0.0"
+        weaken(SHAPES_MODEL, folder / manifest["model"])
+
+    for version, edit, gate in (("5.0.0", broken_model, "load:"),
+                                ("6.0.0", weaker_model, "accuracy:")):
+        package = repack(good, www / f"shapes-{version}.edgepkg", edit)
+        st = outcome(delivery(server, package, version), len(states(sub, "box1")))
+        assert st["status"] == "refused" and st["reason"].startswith(gate), st
+    assert st["map_delta"] < -0.02  # the accuracy gate's figure reaches the state
     # the same refused package again: answered from memory, not reinstalled
     n_refusals = d.log.read_text().count("refused at the rules gate")
     st = outcome(delivery(server, relabelled, "3.0.0"), len(states(sub, "box1")))
