@@ -84,6 +84,17 @@ def shapes_camera(fps: float = 10.0) -> MjpegServer:
                        frame_fn=lambda t: frames[int(t * 15) % len(frames)]).start()
 
 
+def still_camera(fps: float = 10.0) -> MjpegServer:
+    """A live camera always showing one circle (train.synth, seed 1; the shapes model
+    scores it ~0.93): one alert event stays open for as long as the camera runs."""
+    import numpy as np
+
+    from train.synth import synth_image
+
+    img, _ = synth_image(np.random.default_rng(1), (320, 240), 2)
+    return MjpegServer(free_port(), size_wh=(320, 240), fps=fps, frame_fn=lambda t: img).start()
+
+
 def shapes_dataset(root: Path) -> Path:
     """A small labelled sample of the shapes the model was trained on (train.synth)."""
     from train.synth import make_synthetic
