@@ -235,6 +235,18 @@ class ModelStore:
         log.warning("model rolled back from %s to %s: %s", bad, target, reason)
         return target
 
+    def deactivate(self, reason: str) -> str | None:
+        """Clear ``current`` (and ``previous``): the config's own ``model:`` runs again, now
+        and after a restart. For a first install that failed, which has nothing to roll back
+        to. Returns the version that was current."""
+        bad = self.current()
+        self._swap(CURRENT, None)
+        self._swap(PREVIOUS, None)
+        _fsync_dir(self.root)
+        self.record("rollback", None, replaced=bad, reason=reason)
+        log.warning("model rolled back from %s to the config's model: %s", bad, reason)
+        return bad
+
     def prune(self, also_keep: Iterable[str] = ()) -> list[str]:
         """Remove the oldest versions beyond ``keep``, never current, previous or
         ``also_keep`` (e.g. a version just installed without activating it); returns the

@@ -438,12 +438,8 @@ class Supervisor:
         if self.store.previous() is not None:
             self.store.rollback(reason)
             return
-        # the first install replaced the config's model, so there is no previous version:
-        # clear ``current`` and the config's model runs again (now and after a restart)
-        bad = self.store.current()
-        self.store._swap("current", None)  # noqa: SLF001 - ModelStore has no public "none"
-        self.store.record("rollback", None, replaced=bad, reason=reason)
-        log.warning("model rolled back from %s to the config's model: %s", bad, reason)
+        # the first install replaced the config's model, so there is no previous version
+        self.store.deactivate(reason)
 
 
 def _discard(pipeline: Pipeline) -> None:
