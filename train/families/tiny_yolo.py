@@ -20,6 +20,7 @@ class TinyYoloFamily:
     name: str = "tiny-yolo"
     summary: str = "YOLOv3-tiny layout, anchors at strides 16/32 (k-means on the data)"
     strides: tuple[int, ...] = STRIDES
+    strided: int = 3  # backbone downsamplings done by stride-2 convs (0: YOLOv3-tiny's pools)
 
     def setup(self, cfg, train_ds) -> tuple[dict, str]:
         anchors, miou = ak.yolo_anchors(train_ds, cfg.input_size, self.strides, ANCHORS_PER_SCALE, cfg.seed)
@@ -28,7 +29,8 @@ class TinyYoloFamily:
 
     def build(self, cfg, labels, setup, provenance) -> Built:
         n, size, anchors = len(labels), cfg.input_size, setup["anchors"]
-        model = build_tiny_yolo(size, n, ANCHORS_PER_SCALE, cfg.width, cfg.weights, self.strides)
+        model = build_tiny_yolo(size, n, ANCHORS_PER_SCALE, cfg.width, cfg.weights, self.strides,
+                                self.strided)
         enc = YoloTargetEncoder(size, list(self.strides), anchors, n)
         losses = [YoloLoss(s, a, n, size) for s, a in zip(self.strides, anchors)]
         md = yolo_metadata(labels, size, list(self.strides), anchors, "tiny_yolo", provenance)

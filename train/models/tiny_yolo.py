@@ -52,9 +52,16 @@ def build_tiny_yolo(
     width: float = 1.0,
     weights: str | Path | None = None,
     strides: tuple[int, ...] = STRIDES,
+    strided: int = 3,
 ) -> keras.Model:
     """Build the model; ``width`` scales every layer's channels; ``strides`` is STRIDES or
-    STRIDES_3L."""
+    STRIDES_3L. The first ``strided`` (0-3) of the four backbone downsamplings are stride-2
+    convolutions (YOLOv5/v8 style), the rest conv + max-pool (YOLOv3-tiny): a conv at full
+    resolution followed by a pool costs 4x the FLOPs of the strided conv and, with few
+    channels, is memory-bound; on a 2-core CPU the three strided ones make a training step
+    ~2.5x faster (docs/benchmarks.md)."""
+    if not 0 <= strided <= 3:
+        raise ValueError(f"tiny-YOLO strided must be 0..3, got {strided}")
     if tuple(strides) not in (STRIDES, STRIDES_3L):
         raise ValueError(f"tiny-YOLO strides must be {STRIDES} or {STRIDES_3L}, got {strides}")
     w = check_scratch_model("tiny-YOLO", input_size, weights)
@@ -65,6 +72,9 @@ def build_tiny_yolo(
     inp = keras.Input((input_size, input_size, 3), name="image")
     x = inp
     for i, f in enumerate((16, 32, 64, 128)):
+        if i < strided:
+            x = _cbr(x, c(f), 3, f"b{i}", stride=2)
+            continue
         x = _cbr(x, c(f), 3, f"b{i}")
         if i == 3:
             route8 = x  # stride 8
