@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 # command name -> "module:attribute"; imported only when that command runs, so the device
 # (no TensorFlow) can use `edge run` and `edge --help` stays fast
 LAZY_COMMANDS = {
-    "train": ("train.cli:train_command", "Train an SSD or tiny-YOLO detector on a dataset."),
+    "train": ("train.cli:train_command", "Train a detector (tiny-YOLO, YOLO-nano, SSD) on a dataset."),
     "eval": ("edge.evaluation.cli:eval_command", "Score a model (mAP) on a labelled dataset."),
     "convert": ("convert.cli:convert_command", "Quantize a trained model to TFLite and prove it."),
     "inspect": ("edge.inspect:inspect_command", "Print a .tflite model's contract, I/O and ops."),
