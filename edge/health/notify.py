@@ -10,10 +10,9 @@ import collections
 import json
 import logging
 import threading
-import urllib.error
-import urllib.request
 
 from edge.alerts.config import WebhookConfig
+from edge.alerts.sinks.webhook import post_json
 from edge.health.states import Transition
 
 log = logging.getLogger(__name__)
@@ -75,17 +74,7 @@ class HealthWebhook:
                 delay *= 2
 
     def _post(self, body: bytes) -> None:
-        headers = {"Content-Type": "application/json", "User-Agent": "edge-health",
-                   **self.cfg.headers}
-        req = urllib.request.Request(self.cfg.url, data=body, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(req, timeout=self.cfg.timeout_s) as resp:
-                resp.read()
-        except urllib.error.HTTPError as e:
-            raise RuntimeError(f"webhooks.{self.name}: {self.cfg.url} answered HTTP {e.code}") from e
-        except (urllib.error.URLError, OSError) as e:
-            reason = getattr(e, "reason", e)
-            raise RuntimeError(f"webhooks.{self.name}: {self.cfg.url} unreachable: {reason}") from e
+        post_json(self.name, self.cfg, body, "edge-health")
 
     def close(self, timeout: float = 10.0) -> None:
         """Deliver what is queued (up to ``timeout``), then stop."""
