@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,23 +83,13 @@ def build_pipeline(s: RunSettings) -> Pipeline:
 
 def run(s: RunSettings) -> dict:
     """Run until the source ends or SIGINT/SIGTERM; returns the final stats summary."""
-    from edge.service import SystemdNotifier
+    from edge.service import SystemdNotifier, install_stop_handlers, restore_handlers
 
     pipeline = build_pipeline(s)
     health = _attach_health(pipeline, s)
     notifier = SystemdNotifier()
     pipeline.heartbeat = notifier.heartbeat
-    previous = {}
-
-    def _stop(signum, _frame):
-        log.info("signal %d: stopping after the current frame", signum)
-        pipeline.stop()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            previous[sig] = signal.signal(sig, _stop)
-        except ValueError:  # not the main thread (tests, embedding): caller stops us
-            pass
+    previous = install_stop_handlers(pipeline.stop)
     notifier.ready(f"detecting on {s.source}")
     try:
         return pipeline.run()
@@ -108,8 +97,7 @@ def run(s: RunSettings) -> dict:
         if health is not None:  # the pipeline closes it; not when it failed to start
             health.close()
         notifier.stopping()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        restore_handlers(previous)
 
 
 def _attach_health(pipeline: Pipeline, s: RunSettings) -> Health | None:

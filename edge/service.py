@@ -8,10 +8,35 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import time
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
+
+
+def install_stop_handlers(stop: Callable[[], None]) -> dict:
+    """SIGINT and SIGTERM call ``stop()`` (systemd stops a service with SIGTERM); returns the
+    handlers they replaced, for ``restore_handlers``. Off the main thread (tests, embedding)
+    nothing is installed: the caller stops us."""
+    previous = {}
+
+    def _stop(signum, _frame):
+        log.info("signal %d: stopping after the current frame", signum)
+        stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, _stop)
+        except ValueError:  # not the main thread
+            pass
+    return previous
+
+
+def restore_handlers(previous: dict) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
 
 
 class SystemdNotifier:

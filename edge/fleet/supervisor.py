@@ -31,7 +31,6 @@ import collections
 import dataclasses
 import logging
 import queue
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -209,11 +208,11 @@ class Supervisor:
         """Run until the source ends, SIGINT/SIGTERM or ``stop()``; returns the last
         pipeline's summary. A pipeline crash outside a grace period is raised, as a plain
         ``edge run`` would (systemd restarts the service)."""
-        from edge.service import SystemdNotifier
+        from edge.service import SystemdNotifier, install_stop_handlers, restore_handlers
 
         notifier = SystemdNotifier()
         self._heartbeat = notifier.heartbeat
-        previous = self._install_signal_handlers()
+        previous = install_stop_handlers(self.stop)
         try:
             self._run = self._start_or_fall_back()
             notifier.ready(f"detecting on {self.settings.source} with model "
@@ -248,8 +247,7 @@ class Supervisor:
                 except Exception as e:  # noqa: BLE001 - one bad sink must not hide the others
                     log.error("closing %s failed: %s", type(sink).__name__, e)
             notifier.stopping()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            restore_handlers(previous)
 
     def _serve(self, req: _Request) -> None:
         try:
@@ -271,20 +269,6 @@ class Supervisor:
             run.stop(self.stop_timeout_s)
         self.last_summary = dict(run.summary or {})
         return self.last_summary
-
-    def _install_signal_handlers(self) -> dict:
-        previous = {}
-
-        def _stop(signum, _frame):
-            log.info("signal %d: stopping after the current frame", signum)
-            self.stop()
-
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                previous[sig] = signal.signal(sig, _stop)
-            except ValueError:  # not the main thread (tests, embedding): caller stops us
-                pass
-        return previous
 
     def _answer_pending(self) -> None:
         while True:
