@@ -105,3 +105,20 @@ def test_ssd_box_loss_iou_term_is_zero_for_exact_boxes_and_grows_when_off() -> N
     off = float(loss(y_true, y_true[..., :4] + 1.0))
     assert exact == pytest.approx(0.0, abs=1e-5) and off > exact
     assert off > float(SsdBoxLoss()(y_true, y_true[..., :4] + 1.0))  # the IoU term adds to smooth-L1
+
+
+@pytest.mark.parametrize(("strides", "strided", "pools"), [((16, 32), 0, 5), ((16, 32), 3, 2),
+                                                          ((8, 16, 32), 3, 2)])
+def test_tiny_yolo_downsamples_by_strided_convs_or_pools_to_the_same_grids(
+        strides: tuple[int, ...], strided: int, pools: int) -> None:
+    """strided=0 is YOLOv3-tiny (conv + max-pool at every step); the default makes the first
+    three steps stride-2 convs. Either way the heads sit at the contract's strides."""
+    from keras import layers
+
+    from train.models.tiny_yolo import build_tiny_yolo
+
+    m = build_tiny_yolo(96, 3, width=0.25, strides=strides, strided=strided)
+    assert [o.shape[1] for o in m.outputs] == [96 // s for s in strides]
+    assert sum(isinstance(x, layers.MaxPooling2D) for x in m.layers) == pools
+    with pytest.raises(ValueError, match="strided must be 0..3"):
+        build_tiny_yolo(96, 3, width=0.25, strided=4)
