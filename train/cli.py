@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
@@ -89,7 +90,10 @@ def train_command(data: Path, arch: str, input_size: int, epochs: int, batch_siz
                       val_fraction=val_fraction, fit_anchors=fit_anchors, augment=augment, mosaic=mosaic,
                       patience=patience, strategy=strategy, steps_per_epoch=steps_per_epoch,
                       max_val_images=max_val_images, deterministic=deterministic,
-                      time_minutes=time_minutes, ema=ema, exist_ok=exist_ok)
+                      time_minutes=time_minutes, ema=ema, exist_ok=exist_ok,
+                      # off a terminal (nohup, systemd, CI logs) Keras' progress bar is a wall of
+                      # escape codes; one line per epoch reads the same in a log file
+                      verbose=1 if sys.stdout.isatty() else 2)
     try:
         result = train(cfg)
     except (ValueError, FileNotFoundError) as e:
