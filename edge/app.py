@@ -12,7 +12,7 @@ from edge.detector import Detector
 from edge.outputs.annotate import AnnotatedSink
 from edge.outputs.jsonl import JsonlSink
 from edge.outputs.text import TextSink
-from edge.pipeline import Pipeline, PipelineOptions
+from edge.pipeline import Pipeline, PipelineOptions, close_each
 from edge.sources.factory import open_source
 
 if TYPE_CHECKING:
@@ -111,9 +111,5 @@ def _attach_health(pipeline: Pipeline, s: RunSettings) -> Health | None:
         return attach(pipeline, s.config, alert_manager(s.extra_sinks), delegate=s.delegate,
                       model=s.model)
     except Exception:
-        for sink in pipeline.sinks:
-            try:
-                sink.close()
-            except Exception as e:  # noqa: BLE001 - the attach error is the one to report
-                log.error("closing %s failed: %s", type(sink).__name__, e)
+        close_each(pipeline.sinks)
         raise

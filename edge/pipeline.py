@@ -43,6 +43,16 @@ class PipelineOptions:
     preprocess_on_capture: bool = True
 
 
+def close_each(closeables: Sequence[object]) -> None:
+    """``close()`` every one; a failure is logged, never raised: one bad output must not keep
+    the others open (nor hide the error that made the caller close them)."""
+    for c in closeables:
+        try:
+            c.close()
+        except Exception as e:  # noqa: BLE001
+            log.error("closing %s failed: %s", type(c).__name__, e)
+
+
 class Pipeline:
     def __init__(
         self,
@@ -132,11 +142,7 @@ class Pipeline:
         finally:
             self.capture.stop()
             summary = self.summary()
-            for sink in self.sinks:
-                try:
-                    sink.close()
-                except Exception as e:  # noqa: BLE001 - one bad sink must not hide the others
-                    log.error("closing %s failed: %s", type(sink).__name__, e)
+            close_each(self.sinks)
         return summary
 
     def _next_frame(self):

@@ -39,9 +39,10 @@ from typing import TYPE_CHECKING
 
 from edge.app import RunSettings, build_pipeline
 from edge.core.frame import FrameResult, ResultSink
-from edge.fleet.store import ModelStore
+from edge.fleet.store import ModelStore, store_for
 from edge.fleet.topics import Delivery
 from edge.fleet.updater import InstallOutcome
+from edge.pipeline import close_each
 
 if TYPE_CHECKING:
     from edge.config import EdgeConfig
@@ -241,11 +242,7 @@ class Supervisor:
             if self._run is not None and not self._run.done.is_set():
                 self._run.stop(self.stop_timeout_s)
             self._answer_pending()
-            for sink in self.keep_open:
-                try:
-                    sink.close()
-                except Exception as e:  # noqa: BLE001 - one bad sink must not hide the others
-                    log.error("closing %s failed: %s", type(sink).__name__, e)
+            close_each(self.keep_open)
             notifier.stopping()
             restore_handlers(previous)
 
@@ -428,17 +425,7 @@ class Supervisor:
 
 def _discard(pipeline: Pipeline) -> None:
     """Close what a pipeline that will never run opened (its source, its own outputs)."""
-    for closeable in (pipeline.source, *pipeline.sinks):
-        try:
-            closeable.close()
-        except Exception as e:  # noqa: BLE001 - the build error is the one to report
-            log.error("closing %s failed: %s", type(closeable).__name__, e)
-
-
-def _store(cfg: EdgeConfig) -> ModelStore:
-    from edge.fleet.store import default_store_root
-
-    return ModelStore(cfg.fleet.store or default_store_root(cfg.device), keep=cfg.fleet.keep)
+    close_each([pipeline.source, *pipeline.sinks])
 
 
 def takes_deliveries(cfg: EdgeConfig) -> bool:
@@ -449,7 +436,7 @@ def supervised(cfg: EdgeConfig) -> bool:
     """True when ``edge run --config`` runs under the supervisor: the config takes
     deliveries over MQTT, or the store has a current version (installed by ``edge model
     install``), which then runs instead of the config's ``model``."""
-    return takes_deliveries(cfg) or _store(cfg).current() is not None
+    return takes_deliveries(cfg) or store_for(cfg).current() is not None
 
 
 def supervise(cfg: EdgeConfig, settings: RunSettings, keep_open: list[ResultSink]) -> dict:
@@ -458,7 +445,7 @@ def supervise(cfg: EdgeConfig, settings: RunSettings, keep_open: list[ResultSink
     deliveries (``fleet.updates`` or ``fleet.groups``). Returns the run summary."""
     from edge.fleet.updater import Updater
 
-    store = _store(cfg)
+    store = store_for(cfg)
     sup = Supervisor(cfg, settings, store, keep_open)
     updater = None
     if takes_deliveries(cfg):
