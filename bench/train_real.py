@@ -55,6 +55,8 @@ def main() -> None:
     ap.add_argument("--ssd-assigner", choices=["iou", "atss"], default="iou")
     ap.add_argument("--ssd-iou-loss", type=float, default=0.0, help="SSD (1 - CIoU) box-loss gain")
     ap.add_argument("--no-ema", action="store_true", help="ablation: validate the raw weights")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="ablation knob passed to the family as TrainConfig.extra (e.g. box_gain=0.15)")
     ap.add_argument("--tag", default="", help="suffix of the run directory (ablations)")
     ap.add_argument("--out", type=Path, default=Path("/tmp/bench/runs"))
     a = ap.parse_args()
@@ -72,12 +74,13 @@ def main() -> None:
         import shutil
 
         shutil.rmtree(out)
+    extra = dict(kv.split("=", 1) for kv in a.set)
     t0 = time.perf_counter()
     r = train(TrainConfig(data=path, out=out, model=a.model, input_size=size, epochs=a.epochs,
                           batch_size=a.batch, width=a.width, names=names, train_split=tr, val_split=va,
                           time_minutes=a.minutes, patience=1000, verbose=2, lr=a.lr, seed=a.seed,
                           ssd_min_stride=a.ssd_min_stride, mosaic=a.mosaic, ema=not a.no_ema,
-                          ssd_assigner=a.ssd_assigner, ssd_iou_loss=a.ssd_iou_loss))
+                          ssd_assigner=a.ssd_assigner, ssd_iou_loss=a.ssd_iou_loss, extra=extra))
     wall = time.perf_counter() - t0
     line = {"dataset": a.dataset, "model": a.model, "input": size, "width": a.width,
             "epochs_run": len(r.history.get("loss", [])), "val_map": round(r.best_map, 4),
@@ -85,7 +88,7 @@ def main() -> None:
             "val_map50": round(r.best_map50, 4), "wall_s": round(wall, 1), "threads": a.threads,
             "img_s": round(sum(r.history.get("img_s", [0])) / max(1, len(r.history.get("img_s", []))), 1),
             "mosaic": a.mosaic, "ema": not a.no_ema, "tag": a.tag, "ssd_assigner": a.ssd_assigner,
-            "ssd_iou_loss": a.ssd_iou_loss,
+            "ssd_iou_loss": a.ssd_iou_loss, "extra": extra,
             "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
     import train
 

@@ -32,7 +32,9 @@ class TinyYoloFamily:
         model = build_tiny_yolo(size, n, ANCHORS_PER_SCALE, cfg.width, cfg.weights, self.strides,
                                 self.strided)
         enc = YoloTargetEncoder(size, list(self.strides), anchors, n)
-        losses = [YoloLoss(s, a, n, size) for s, a in zip(self.strides, anchors)]
+        # cfg.extra holds ablation knobs (bench/train_real.py --set box_gain=...)
+        gains = {k: float(cfg.extra[k]) for k in ("box_gain", "obj_gain", "cls_gain") if k in cfg.extra}
+        losses = [YoloLoss(s, a, n, size, **gains) for s, a in zip(self.strides, anchors)]
         md = yolo_metadata(labels, size, list(self.strides), anchors, "tiny_yolo", provenance)
         shapes = [(size // s, size // s, ANCHORS_PER_SCALE * (5 + n)) for s in self.strides]
         return Built(model, enc.encode_batch, losses, md, shapes)
