@@ -10,9 +10,10 @@ finds outputs by these keys, never by position.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,19 +60,18 @@ def serving_fn(model: Any, head: Callable | None = None) -> Callable:
     return serve
 
 
-def convert_keras(
+@contextlib.contextmanager
+def configured_converter(
     model: Any,
     quant: str,
     io: str = "float",
     calibration: Sequence[np.ndarray] | None = None,
     head: Callable | None = None,
     input_name: str = "image",
-) -> bytes:
-    """Convert ``model`` (Keras 3, input [B, H, W, C] float32) to TFLite flatbuffer bytes.
-
-    calibration: (1, H, W, C) float32 inputs prepared as on the device (int8 only).
-    head: optional function applied to the ``boxes``/``scores`` outputs (post-process fusion).
-    """
+) -> Iterator[Any]:
+    """The ``tf.lite.TFLiteConverter`` set up for ``quant``/``io``, valid inside the ``with``
+    (it reads a SavedModel in a temporary folder). ``convert_keras`` converts with it; the
+    quantization debugger (``convert.int8_debug``) needs the converter itself."""
     import keras
     import tensorflow as tf
 
@@ -101,6 +101,23 @@ def convert_keras(
                 conv.inference_input_type = dtype
                 if head is None:  # the fused op emits float boxes/scores whatever we ask
                     conv.inference_output_type = dtype
+        yield conv
+
+
+def convert_keras(
+    model: Any,
+    quant: str,
+    io: str = "float",
+    calibration: Sequence[np.ndarray] | None = None,
+    head: Callable | None = None,
+    input_name: str = "image",
+) -> bytes:
+    """Convert ``model`` (Keras 3, input [B, H, W, C] float32) to TFLite flatbuffer bytes.
+
+    calibration: (1, H, W, C) float32 inputs prepared as on the device (int8 only).
+    head: optional function applied to the ``boxes``/``scores`` outputs (post-process fusion).
+    """
+    with configured_converter(model, quant, io, calibration, head, input_name) as conv:
         try:
             return bytes(conv.convert())
         except Exception as e:  # noqa: BLE001 - converter errors come in many types

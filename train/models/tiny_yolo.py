@@ -29,11 +29,24 @@ def _cbr(x, filters: int, kernel: int, name: str, stride: int = 1):
 
 
 def _head(x, anchors: int, num_classes: int, name: str):
-    bias = np.zeros((anchors, 5 + num_classes), np.float32)
-    bias[:, 4] = np.log(PRIOR_OBJ / (1 - PRIOR_OBJ))
-    y = layers.Conv2D(anchors * (5 + num_classes), 1, name=f"{name}_conv",
-                      bias_initializer=keras.initializers.Constant(bias.reshape(-1)))(x)
-    return layers.Activation("sigmoid", name=name)(y)
+    """Per anchor [x, y, w, h, obj, classes...], sigmoid, as ``edge.core.yolo_grid`` reads it.
+
+    Boxes and scores come from two 1x1 convs, joined only after their sigmoids: in int8 a
+    tensor has one scale, and the score logits span ~20 units (obj of empty cells sits near
+    -10) while box logits span a few; one shared scale made each box-logit step ~2.5x coarser,
+    the largest int8 error in the model (bench/int8_where.py). After the sigmoids both are
+    in [0, 1] and the concatenation is exact. Reshapes stay 4-D for the Edge TPU."""
+    g = x.shape[1]
+    bias = np.zeros((anchors, 1 + num_classes), np.float32)
+    bias[:, 0] = np.log(PRIOR_OBJ / (1 - PRIOR_OBJ))
+    box = layers.Conv2D(anchors * 4, 1, name=f"{name}_box")(x)
+    score = layers.Conv2D(anchors * (1 + num_classes), 1, name=f"{name}_score",
+                          bias_initializer=keras.initializers.Constant(bias.reshape(-1)))(x)
+    box = layers.Reshape((g * g, anchors, 4))(layers.Activation("sigmoid", name=f"{name}_box_sigmoid")(box))
+    score = layers.Reshape((g * g, anchors, 1 + num_classes))(
+        layers.Activation("sigmoid", name=f"{name}_score_sigmoid")(score))
+    y = layers.Concatenate(axis=-1, name=f"{name}_join")([box, score])
+    return layers.Reshape((g, g, anchors * (5 + num_classes)), name=name)(y)
 
 
 def _up(x, filters: int, name: str):
