@@ -28,6 +28,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--iters", type=int, default=50)
     ap.add_argument("--out", type=Path, default=None, help="where to keep the .tflite files")
+    ap.add_argument("--float-head", action="store_true",
+                    help="also convert int8 with the output head in float")
+    ap.add_argument("--reference", type=Path,
+                    default=Path(__file__).resolve().parents[2] / "shared" / "data" / "ssd_mobilenet_v1_coco",
+                    help="folder with a published .tflite timed in the same run: this VM's speed drifts "
+                    "from day to day, the ratio to it does not")
     a = ap.parse_args()
 
     import cv2
@@ -53,13 +59,7 @@ def main() -> None:
     ref = evaluate_detector(eval_keras_detector(run.model, md).detect, ds, progress=False)
     rows.append(("keras float", (a.run / "model.keras").stat().st_size, ref.map50, ref.map, None))
     calib = load_calibration(calib_dir, md.input, a.calib_count, progress=False)
-    for quant in ("fp32", "fp16", "int8"):
-        data = convert_keras(run.model, quant, "uint8" if quant == "int8" else None,
-                             calib if quant == "int8" else None)
-        path = out_dir / f"{a.run.name}_{quant}.tflite"
-        path.write_bytes(embed_metadata(data, contract_for(md, data, quant)))
-        det = Detector.load(path, threads=a.threads, score=0.01, max_detections=100)
-        res = evaluate_detector(det.detect, ds, progress=False)
+    def invoke_ms(det) -> float:
         x, _ = det.preprocess(img)
         for _ in range(5):
             det.backend.invoke(x)
@@ -68,7 +68,23 @@ def main() -> None:
             s = time.perf_counter()
             det.backend.invoke(x)
             times.append((time.perf_counter() - s) * 1e3)
-        rows.append((quant, path.stat().st_size, res.map50, res.map, statistics.median(times)))
+        return statistics.median(times)
+
+    variants = [("fp32", False), ("fp16", False), ("int8", False)]
+    variants += [("int8", True)] if a.float_head else []
+    for quant, float_head in variants:
+        data = convert_keras(run.model, quant, "uint8" if quant == "int8" else None,
+                             calib if quant == "int8" else None, float_head=float_head)
+        name = quant + ("-floathead" if float_head else "")
+        path = out_dir / f"{a.run.name}_{name}.tflite"
+        path.write_bytes(embed_metadata(data, contract_for(md, data, quant)))
+        det = Detector.load(path, threads=a.threads, score=0.01, max_detections=100)
+        res = evaluate_detector(det.detect, ds, progress=False)
+        rows.append((name, path.stat().st_size, res.map50, res.map, invoke_ms(det)))
+    ref_ms = None
+    refs = sorted(a.reference.glob("*.tflite")) if a.reference.is_dir() else []
+    if refs:
+        ref_ms = invoke_ms(Detector.load(refs[0], threads=a.threads))
     total = time.perf_counter() - t0
 
     print(f"run {a.run} ({md.name}, {md.input.size_wh[0]}x{md.input.size_wh[1]}, {len(md.labels)} classes); "
@@ -80,7 +96,10 @@ def main() -> None:
     for name, size, m50, m, ms in rows:
         lat = f"{ms:>11.2f}" if ms is not None else f"{'-':>11}"
         print(f"{name:<12}{size / 1024:>10.1f}{m50:>10.4f}{m:>12.4f}{lat}{m50 - fp32_map50:>+9.4f}")
-    int8 = rows[-1]
+    if ref_ms is not None:
+        print(f"reference {refs[0].name}: invoke {ref_ms:.2f} ms; ours / reference: "
+              + ", ".join(f"{r[0]} {r[4] / ref_ms:.3f}" for r in rows[1:]))
+    int8 = next(r for r in rows if r[0] == "int8")
     print(f"int8 / fp32: size {int8[1] / rows[1][1]:.2f}x, latency {int8[4] / rows[1][4]:.2f}x, "
           f"mAP@0.5 drop {fp32_map50 - int8[2]:.4f} (aim <= 0.02); total {total:.0f}s")
 

@@ -32,6 +32,9 @@ Examples:
               help="int8 models: input/output type (default uint8, what the Edge TPU feeds).")
 @click.option("--fuse-postprocess", is_flag=True,
               help="SSD: put TFLite_Detection_PostProcess (decode + NMS) inside the model.")
+@click.option("--float-head", is_flag=True,
+              help="int8 for CPUs: keep the output head in float (float input/output). Tried by "
+              "itself when full int8 fails the parity gate, unless --edgetpu.")
 @click.option("--val-data", type=click.Path(path_type=Path),
               help="Dataset (YOLO/VOC/COCO folder or YOLO data.yaml) whose validation split "
               "proves parity.")
@@ -48,7 +51,7 @@ Examples:
               help="Fail when a smaller share of ops maps to the Edge TPU.")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output .tflite.")
 def convert_command(model: Path, quant: str, calib_data: Path | None, calib_count: int,
-                    io: str | None, fuse_postprocess: bool, val_data: Path | None,
+                    io: str | None, fuse_postprocess: bool, float_head: bool, val_data: Path | None,
                     val_split: str | None, no_parity: bool, max_drop: float, edgetpu: bool,
                     edgetpu_out: Path | None, edgetpu_segments: int | None, min_tpu_ops: float,
                     out: Path) -> None:
@@ -56,7 +59,8 @@ def convert_command(model: Path, quant: str, calib_data: Path | None, calib_coun
     from convert.pipeline import ConvertOptions, GateError, convert_run
 
     opts = ConvertOptions(quant=quant, io=io, calib_data=calib_data, calib_count=calib_count,
-                          fuse_postprocess=fuse_postprocess, val_data=val_data, val_split=val_split,
+                          fuse_postprocess=fuse_postprocess, float_head=float_head, val_data=val_data,
+                          val_split=val_split,
                           parity=not no_parity, max_drop=max_drop, edgetpu=edgetpu,
                           edgetpu_out=edgetpu_out, edgetpu_segments=edgetpu_segments,
                           min_tpu_ops=min_tpu_ops)

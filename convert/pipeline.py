@@ -33,6 +33,7 @@ class ConvertOptions:
     calib_data: Path | None = None
     calib_count: int = 300
     fuse_postprocess: bool = False
+    float_head: bool = False  # int8: the output head in float (CPU targets; tried on a parity failure)
     val_data: Path | None = None
     val_split: str | None = None
     parity: bool = True
@@ -96,6 +97,9 @@ def convert_run(model: Path, out: Path, opts: ConvertOptions) -> ConvertResult:
     io = check_options(opts.quant, opts.io, opts.calib_data is not None)
     if not 0.0 <= opts.max_drop <= 1.0:
         raise ValueError(f"--max-drop must be in [0, 1], got {opts.max_drop}")
+    if opts.float_head and (opts.quant != "int8" or opts.edgetpu or opts.fuse_postprocess):
+        raise ValueError("--float-head needs --quant int8, and cannot go with --edgetpu (the Edge TPU "
+                         "runs int8 ops only) or --fuse-postprocess")
     run = load_run(Path(model))
     trained = run.metadata
     val_root = _val_root(opts, trained) if opts.parity else None
@@ -113,7 +117,8 @@ def convert_run(model: Path, out: Path, opts: ConvertOptions) -> ConvertResult:
         head = make_fused_head(spec, len(trained.labels),
                                FusionSettings(t.max_detections, min(0.01, t.score), t.iou))
         decoder = fused_decoder_spec()
-    result, failed = _convert_and_prove(run, out, opts, io, calib, head, decoder, dataset, val_root)
+    result, failed = _convert_and_prove(run, out, opts, io, calib, head, decoder, dataset, val_root,
+                                        float_head=opts.float_head)
     more = retry_calibration_count(opts, len(calib)) if failed and calib is not None else None
     if more is not None:
         # int8 ranges come from the calibration images: a wider sample is the first thing that
@@ -121,9 +126,20 @@ def convert_run(model: Path, out: Path, opts: ConvertOptions) -> ConvertResult:
         first = f"{'; '.join(failed)} with {len(calib)} calibration images"
         log.info("parity failed (%s); retrying with %d calibration images", first, more)
         calib = load_calibration(opts.calib_data, trained.input, more, opts.progress)
-        result, failed = _convert_and_prove(run, out, opts, io, calib, head, decoder, dataset, val_root)
+        result, failed = _convert_and_prove(run, out, opts, io, calib, head, decoder, dataset, val_root,
+                                            float_head=opts.float_head)
         result.notes.append(f"int8 retried: {first}; {len(calib)} images: "
                             f"{'; '.join(failed) if failed else 'passed'}")
+    if failed and opts.quant == "int8" and not (opts.edgetpu or opts.float_head or head is not None):
+        # next, the output head in float: box logits are where int8 steps cost IoU most
+        # (bench/int8_where.py). The Edge TPU runs int8 only, so never for --edgetpu.
+        first, earlier = "; ".join(failed), result.notes
+        log.info("parity failed (%s); retrying with the output head in float", first)
+        result, failed = _convert_and_prove(run, out, opts, io, calib, head, decoder, dataset, val_root,
+                                            float_head=True)
+        result.notes[:0] = earlier
+        result.notes.append(f"int8 retried with the output head in float (float input/output): {first} "
+                            f"before; now {'; '.join(failed) if failed else 'passed'}")
     tmp = out.with_name(out.stem + ".partial.tflite")
     if failed:
         raise _reject(tmp, out, failed, result)
@@ -138,12 +154,14 @@ def convert_run(model: Path, out: Path, opts: ConvertOptions) -> ConvertResult:
 
 
 def _convert_and_prove(run, out: Path, opts: ConvertOptions, io: str, calib, head, decoder, dataset,
-                       val_root) -> tuple[ConvertResult, list[str]]:
+                       val_root, float_head: bool = False) -> tuple[ConvertResult, list[str]]:
     """Convert, embed the contract, run parity; the model is left at ``<out>.partial.tflite``."""
     trained = run.metadata
-    data = convert_keras(run.model, opts.quant, io, calib, head)
-    prov = {"run": str(run.run_dir), "source_model": run.model_path.name, "io": io,
-            "postprocess": "fused" if head is not None else "raw"}
+    data = convert_keras(run.model, opts.quant, io, calib, head, float_head=float_head)
+    prov = {"run": str(run.run_dir), "source_model": run.model_path.name,
+            "io": "float" if float_head else io, "postprocess": "fused" if head is not None else "raw"}
+    if float_head:
+        prov["float_head"] = True
     if calib is not None:
         prov["calibration"] = {"data": str(opts.calib_data), "images": len(calib)}
     md = contract_for(trained, data, opts.quant, decoder, prov)

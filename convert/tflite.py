@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -111,15 +112,50 @@ def convert_keras(
     calibration: Sequence[np.ndarray] | None = None,
     head: Callable | None = None,
     input_name: str = "image",
+    float_head: bool = False,
 ) -> bytes:
     """Convert ``model`` (Keras 3, input [B, H, W, C] float32) to TFLite flatbuffer bytes.
 
     calibration: (1, H, W, C) float32 inputs prepared as on the device (int8 only).
     head: optional function applied to the ``boxes``/``scores`` outputs (post-process fusion).
+    float_head: int8 only: keep the output head (see ``head_tensor_names``) in float, the rest
+    int8; the model then has float input and outputs. Not for the Edge TPU (it runs int8 ops
+    only, so a float head splits the graph and runs on the CPU).
     """
     with configured_converter(model, quant, io, calibration, head, input_name) as conv:
         try:
+            if float_head and quant == "int8":
+                return _convert_float_head(conv, model, calibration)
             return bytes(conv.convert())
         except Exception as e:  # noqa: BLE001 - converter errors come in many types
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise RuntimeError(f"TFLite converter failed ({quant}, io {io}): {first}") from e
+
+
+def head_tensor_names(names: Sequence[str], output_names: Sequence[str], outputs: Sequence[str]) -> list[str]:
+    """The converted graph's tensors that belong to the output head: those made by a Keras
+    layer named after a model output (``grid_s16_box``, ``grid_s16_join``... for the output
+    ``grid_s16``), and the outputs themselves."""
+    keys = [f"/{o}_" for o in output_names] + [f"/{o}/" for o in output_names]
+    return [n for n in names if n in outputs or any(k in n for k in keys)]
+
+
+def _convert_float_head(conv: Any, model: Any, calibration: Sequence[np.ndarray] | None) -> bytes:
+    """Selective quantization through TFLite's QuantizationDebugger (its public API for it)."""
+    import tensorflow as tf
+
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.float32
+    sample = list(calibration or [])[:2]  # the debugger's own statistics pass; unused here
+    dbg = tf.lite.experimental.QuantizationDebugger(converter=conv,
+                                                    debug_dataset=lambda: ([x] for x in sample))
+    with warnings.catch_warnings():  # tf.lite.Interpreter's deprecation notice; only names are read
+        warnings.simplefilter("ignore")
+        interp = tf.lite.Interpreter(model_content=dbg.calibrated_model)
+    names = [t["name"] for t in interp.get_tensor_details()]
+    outputs = [t["name"] for t in interp.get_output_details()]
+    nodes = head_tensor_names(names, list(model.output_names), outputs)
+    if not nodes:
+        raise ValueError(f"no head tensors found for outputs {list(model.output_names)}")
+    dbg.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes)
+    return bytes(dbg.get_nondebug_quantized_model())

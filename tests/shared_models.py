@@ -44,6 +44,7 @@ VARIANTS = {
     "int8": {"quant": "int8"},
     "int8-int8io": {"quant": "int8", "io": "int8"},
     "int8-fused": {"quant": "int8", "fuse_postprocess": True},
+    "int8-floathead": {"quant": "int8", "float_head": True},
 }
 CALIB_COUNT = 24
 # The models are barely trained and validation has 16 images: one missed shape moves

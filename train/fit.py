@@ -70,7 +70,7 @@ class TrainConfig:
     final_lr: float = 0.01  # cosine ends at lr * final_lr
     close_mosaic: float = 0.1  # mosaic off for this last fraction of the epochs
     exist_ok: bool = False  # train again over a finished run in ``out``
-    extra: dict = field(default_factory=dict)  # family ablation knobs (tiny-YOLO: box_gain, obj_gain, cls_gain)
+    extra: dict = field(default_factory=dict)  # ablation knobs (tiny-YOLO: box_gain, obj_gain, cls_gain)
 
     def check(self) -> None:
         families.get(self.model)  # names the registered families when unknown

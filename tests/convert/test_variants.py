@@ -52,7 +52,7 @@ pytestmark = pytest.mark.slow
 # whose conversion takes a quarter of the MobileNetV2 SSD's.
 VARIANTS = ["ssd-fp32", "ssd-int8", "ssd-int8-fused",
             "tiny-yolo-fp32", "tiny-yolo-fp16", "tiny-yolo-dynamic", "tiny-yolo-int8",
-            "tiny-yolo-int8-int8io"]
+            "tiny-yolo-int8-int8io", "tiny-yolo-int8-floathead"]
 COMPARE_SCORE = {"ssd": 0.2, "tiny-yolo": 0.1}
 
 
@@ -86,7 +86,9 @@ def test_variant_agrees_with_keras(name, tiny_tflite, tiny_runs, tiny_dataset):
     assert md is not None and md.labels == run.metadata.labels
     assert md.provenance["quantization"] == variant.split("-")[0]
     assert "map50" in md.provenance["validation"]  # parity ran and was recorded
-    if "int8" in variant:
+    if "floathead" in variant:  # selective quantization keeps float I/O
+        assert md.input.dtype == "float32" and md.provenance["float_head"] is True
+    elif "int8" in variant:
         assert md.input.dtype == ("int8" if "int8io" in variant else "uint8")
         assert md.input.quant_scale and md.input.quant_scale > 0
     else:
@@ -146,3 +148,17 @@ def test_edge_run_loads_every_variant(tiny_tflite, tiny_dataset, tmp_path):
         assert res.exit_code == 0, f"{name}: {res.output}"
         rows = [json.loads(ln) for ln in out.read_text().splitlines() if ln.strip()]
         assert len(rows) == 3, name
+
+
+def test_float_head_keeps_only_the_head_in_float(tiny_tflite, tiny_runs):
+    """--float-head: the backbone's convs stay int8, the output head's convs run in float."""
+    from edge.core.tflite_file import parse_tflite
+
+    f = parse_tflite(tiny_tflite["tiny-yolo-int8-floathead"].read_bytes())
+    head_names = list(load_run(tiny_runs["tiny-yolo"]).model.output_names)
+    convs = [op for op in f.operators if op.opcode == "CONV_2D"]
+    in_head = [op for op in convs if any(f"/{n}_" in f.tensors[op.outputs[0]].name for n in head_names)]
+    body = [op for op in convs if op not in in_head]
+    assert len(in_head) == 2 * len(head_names)  # a box conv and a score conv per output
+    assert all(f.tensors[op.outputs[0]].dtype == "float32" for op in in_head)
+    assert body and all(f.tensors[op.outputs[0]].dtype == "int8" for op in body)

@@ -42,9 +42,10 @@ def _head(x, anchors: int, num_classes: int, name: str):
     box = layers.Conv2D(anchors * 4, 1, name=f"{name}_box")(x)
     score = layers.Conv2D(anchors * (1 + num_classes), 1, name=f"{name}_score",
                           bias_initializer=keras.initializers.Constant(bias.reshape(-1)))(x)
-    box = layers.Reshape((g * g, anchors, 4))(layers.Activation("sigmoid", name=f"{name}_box_sigmoid")(box))
-    score = layers.Reshape((g * g, anchors, 1 + num_classes))(
-        layers.Activation("sigmoid", name=f"{name}_score_sigmoid")(score))
+    box = layers.Activation("sigmoid", name=f"{name}_box_sigmoid")(box)
+    score = layers.Activation("sigmoid", name=f"{name}_score_sigmoid")(score)
+    box = layers.Reshape((g * g, anchors, 4), name=f"{name}_box_cells")(box)
+    score = layers.Reshape((g * g, anchors, 1 + num_classes), name=f"{name}_score_cells")(score)
     y = layers.Concatenate(axis=-1, name=f"{name}_join")([box, score])
     return layers.Reshape((g, g, anchors * (5 + num_classes)), name=name)(y)
 
