@@ -46,3 +46,32 @@ def test_pipeline_images_are_device_letterboxed(synth_data: Path) -> None:
     ref, _ = letterbox(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), (96, 96), 114)
     np.testing.assert_allclose(x.numpy()[0], ref.astype(np.float32) / 255.0, atol=1e-6)
     assert counts.numpy()[0] == len(ds.samples[0].xyxy)
+
+
+def test_mosaic_keeps_native_scale_and_boxes_on_their_objects() -> None:
+    """Each of the four images holds one rectangle of its own colour: in the mosaic, every kept
+    box must frame exactly its colour's pixels, at the size it had (nothing is resized)."""
+    from train.augment import mosaic
+
+    s, colours = 128, [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)]
+    box = np.array([[0.3, 0.35, 0.6, 0.65]], np.float32)
+    x0, y0, x1, y1 = (box[0] * s).astype(int)
+    imgs = []
+    for col in colours:
+        img = np.full((s, s, 3), 114, np.uint8)
+        img[y0:y1, x0:x1] = col
+        imgs.append(img)
+    rng = np.random.default_rng(0)
+    kept = whole = 0
+    for _ in range(30):
+        out, boxes, cls = mosaic(imgs, [box] * 4, [np.array([k]) for k in range(4)], rng)
+        assert out.shape == (s, s, 3)
+        for b, k in zip(boxes, cls):
+            mask = np.all(out == colours[k], axis=-1)
+            ys, xs = np.nonzero(mask)
+            got = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32) / s
+            np.testing.assert_allclose(b, got, atol=1.5 / s)
+            kept += 1
+            if np.allclose(b[2:] - b[:2], box[0, 2:] - box[0, :2], atol=1.5 / s):
+                whole += 1  # uncut: the object kept its size
+    assert kept >= 30 and whole >= 10
