@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ def main() -> None:
     a = ap.parse_args()
 
     import cv2
+    from _invoke import invoke_ms  # bench/ is on sys.path when run as a script
 
     from convert.calibration import load_calibration
     from convert.metadata_writer import contract_for, embed_metadata
@@ -59,17 +59,6 @@ def main() -> None:
     ref = evaluate_detector(eval_keras_detector(run.model, md).detect, ds, progress=False)
     rows.append(("keras float", (a.run / "model.keras").stat().st_size, ref.map50, ref.map, None))
     calib = load_calibration(calib_dir, md.input, a.calib_count, progress=False)
-    def invoke_ms(det) -> float:
-        x, _ = det.preprocess(img)
-        for _ in range(5):
-            det.backend.invoke(x)
-        times = []
-        for _ in range(a.iters):
-            s = time.perf_counter()
-            det.backend.invoke(x)
-            times.append((time.perf_counter() - s) * 1e3)
-        return statistics.median(times)
-
     variants = [("fp32", False), ("fp16", False), ("int8", False)]
     variants += [("int8", True)] if a.float_head else []
     for quant, float_head in variants:
@@ -80,11 +69,11 @@ def main() -> None:
         path.write_bytes(embed_metadata(data, contract_for(md, data, quant)))
         det = Detector.load(path, threads=a.threads, score=0.01, max_detections=100)
         res = evaluate_detector(det.detect, ds, progress=False)
-        rows.append((name, path.stat().st_size, res.map50, res.map, invoke_ms(det)))
+        rows.append((name, path.stat().st_size, res.map50, res.map, invoke_ms(det, img, a.iters)))
     ref_ms = None
     refs = sorted(a.reference.glob("*.tflite")) if a.reference.is_dir() else []
     if refs:
-        ref_ms = invoke_ms(Detector.load(refs[0], threads=a.threads))
+        ref_ms = invoke_ms(Detector.load(refs[0], threads=a.threads), img, a.iters)
     total = time.perf_counter() - t0
 
     print(f"run {a.run} ({md.name}, {md.input.size_wh[0]}x{md.input.size_wh[1]}, {len(md.labels)} classes); "

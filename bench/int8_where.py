@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -36,6 +34,7 @@ def main() -> None:
     import cv2
     import numpy as np
     import tensorflow as tf
+    from _invoke import invoke_ms  # bench/ is on sys.path when run as a script
 
     from convert.calibration import load_calibration
     from convert.metadata_writer import contract_for, embed_metadata
@@ -56,15 +55,7 @@ def main() -> None:
         path.write_bytes(embed_metadata(data, contract_for(md, data, "int8")))
         det = Detector.load(path, threads=a.threads, score=0.01, max_detections=100)
         res = evaluate_detector(det.detect, ds, progress=False)
-        x, _ = det.preprocess(img)
-        for _ in range(5):
-            det.backend.invoke(x)
-        times = []
-        for _ in range(a.iters):
-            s = time.perf_counter()
-            det.backend.invoke(x)
-            times.append((time.perf_counter() - s) * 1e3)
-        return res.map50, res.map, statistics.median(times)
+        return res.map50, res.map, invoke_ms(det, img, a.iters)
 
     debug_data = lambda: ([x] for x in calib[: a.debug_count])  # noqa: E731
     with configured_converter(run.model, "int8", "uint8", calib) as conv:
