@@ -71,8 +71,8 @@ def configured_converter(
     input_name: str = "image",
 ) -> Iterator[Any]:
     """The ``tf.lite.TFLiteConverter`` set up for ``quant``/``io``, valid inside the ``with``
-    (it reads a SavedModel in a temporary folder). ``convert_keras`` converts with it; the
-    quantization debugger (``convert.int8_debug``) needs the converter itself."""
+    (it reads a SavedModel in a temporary folder). ``convert_keras`` converts with it; TFLite's
+    QuantizationDebugger (the float head, ``bench/int8_where.py``) needs the converter itself."""
     import keras
     import tensorflow as tf
 

@@ -74,9 +74,9 @@ def mosaic(imgs: list[np.ndarray], boxes: list[np.ndarray], classes: list[np.nda
     of a 2S x 2S canvas, and the S x S window at the canvas centre is kept.
 
     No image is resized, so objects keep the size the model sees at run time (an earlier
-    version resized each whole image into its quarter and halved the objects; on chess that
-    cost 0.3 mAP@[.5:.95]). The window shows a part of each image; boxes cut to under
-    ``MIN_VISIBLE`` of their area are dropped."""
+    version resized each whole image into its quarter and halved the objects; on chess it
+    stood at 0.15 mAP@[.5:.95] at epoch 24 against 0.47 without mosaic). The window shows a
+    part of each image; boxes cut to under ``MIN_VISIBLE`` of their area are dropped."""
     s = imgs[0].shape[0]
     xc, yc = (int(v) for v in rng.uniform(0.5 * s, 1.5 * s, 2))
     canvas = np.full((2 * s, 2 * s, 3), pad_value, np.uint8)
