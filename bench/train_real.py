@@ -52,6 +52,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mosaic", type=float, default=0.0, help="mosaic probability")
+    ap.add_argument("--close-augment", type=float, default=0.15,
+                    help="last fraction of the epochs without mosaic and scale/translate jitter")
     ap.add_argument("--ssd-assigner", choices=["iou", "atss"], default="iou")
     ap.add_argument("--ssd-iou-loss", type=float, default=0.0, help="SSD (1 - CIoU) box-loss gain")
     ap.add_argument("--no-ema", action="store_true", help="ablation: validate the raw weights")
@@ -80,6 +82,7 @@ def main() -> None:
                           batch_size=a.batch, width=a.width, names=names, train_split=tr, val_split=va,
                           time_minutes=a.minutes, patience=1000, verbose=2, lr=a.lr, seed=a.seed,
                           ssd_min_stride=a.ssd_min_stride, mosaic=a.mosaic, ema=not a.no_ema,
+                          close_augment=a.close_augment,
                           ssd_assigner=a.ssd_assigner, ssd_iou_loss=a.ssd_iou_loss, extra=extra))
     wall = time.perf_counter() - t0
     line = {"dataset": a.dataset, "model": a.model, "input": size, "width": a.width,
@@ -87,7 +90,8 @@ def main() -> None:
             "ssd_min_stride": a.ssd_min_stride, "run_dir": str(out),
             "val_map50": round(r.best_map50, 4), "wall_s": round(wall, 1), "threads": a.threads,
             "img_s": round(sum(r.history.get("img_s", [0])) / max(1, len(r.history.get("img_s", []))), 1),
-            "mosaic": a.mosaic, "ema": not a.no_ema, "tag": a.tag, "ssd_assigner": a.ssd_assigner,
+            "mosaic": a.mosaic, "close_augment": a.close_augment, "ema": not a.no_ema, "tag": a.tag,
+            "ssd_assigner": a.ssd_assigner,
             "ssd_iou_loss": a.ssd_iou_loss, "extra": extra,
             "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
     import train

@@ -9,7 +9,7 @@ would teach the model to fire on empty padding).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -25,6 +25,14 @@ class AugmentConfig:
     hsv: tuple[float, float, float] = (0.015, 0.5, 0.35)  # hue, saturation, value gains
     mosaic: float = 0.0  # probability a batch slot becomes a 2x2 mosaic of batch images (native scale)
     pad_value: int = 114
+
+
+def closing(cfg: AugmentConfig) -> AugmentConfig:
+    """The augmentation of the last epochs (YOLOX's no-aug epochs): no mosaic and no scale or
+    translate jitter, so objects sit at the size and place the device shows them; flip and
+    colour stay. On chess (7 CPU-minutes) the last 15 % of the epochs this way took val
+    mAP@[.5:.95] from 0.406 to 0.432 (docs/benchmarks.md)."""
+    return replace(cfg, mosaic=0.0, scale=(1.0, 1.0), translate=0.0)
 
 
 def hflip(img: np.ndarray, xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

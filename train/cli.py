@@ -56,6 +56,9 @@ Examples:
               help="SSD: fit anchor scales/aspects to the data.")
 @click.option("--augment/--no-augment", default=True, show_default=True)
 @click.option("--mosaic", type=float, default=0.0, show_default=True, help="Mosaic probability.")
+@click.option("--close-augment", type=float, default=0.15, show_default=True,
+              help="Last fraction of the planned epochs trained without mosaic and scale/translate "
+                   "jitter (flip and colour stay), on images framed as the device frames them.")
 @click.option("--patience", type=int, default=10, show_default=True, help="Early stopping (epochs).")
 @click.option("--steps-per-epoch", type=int, default=None)
 @click.option("--max-val-images", type=int, default=None, help="Cap validation images per epoch.")
@@ -69,7 +72,7 @@ Examples:
 def train_command(data: Path, arch: str, input_size: int, epochs: int, batch_size: int, lr: float,
                   out: Path, fmt: str | None, names: str | None, train_split: str | None,
                   val_split: str | None, val_fraction: float, on_error: str, width: float, weights: str,
-                  fit_anchors: bool, augment: bool, mosaic: float, patience: int,
+                  fit_anchors: bool, augment: bool, mosaic: float, close_augment: float, patience: int,
                   steps_per_epoch: int | None, max_val_images: int | None, seed: int,
                   deterministic: bool, strategy: str, threads: int | None, time_minutes: float | None,
                   ema: bool, exist_ok: bool) -> None:
@@ -88,6 +91,7 @@ def train_command(data: Path, arch: str, input_size: int, epochs: int, batch_siz
                       batch_size=batch_size, lr=lr, seed=seed, width=width, weights=weights, fmt=fmt,
                       names=names, on_error=on_error, train_split=train_split, val_split=val_split,
                       val_fraction=val_fraction, fit_anchors=fit_anchors, augment=augment, mosaic=mosaic,
+                      close_augment=close_augment,
                       patience=patience, strategy=strategy, steps_per_epoch=steps_per_epoch,
                       max_val_images=max_val_images, deterministic=deterministic,
                       time_minutes=time_minutes, ema=ema, exist_ok=exist_ok,

@@ -21,7 +21,7 @@ from edge.core.metadata import ModelMetadata
 from edge.datasets import Dataset, load_splits, report_text
 from edge.evaluation.evaluate import evaluate_predictions, read_bgr
 from train import families
-from train.augment import AugmentConfig
+from train.augment import AugmentConfig, closing
 from train.contract import write_metadata
 from train.data import make_dataset
 from train.ema import WeightEma
@@ -68,7 +68,9 @@ class TrainConfig:
     ema: bool = True  # validate, save and convert the moving average of the weights
     ema_decay: float | None = None  # None: the average spans ~5 % of the planned steps
     final_lr: float = 0.01  # cosine ends at lr * final_lr
-    close_mosaic: float = 0.1  # mosaic off for this last fraction of the epochs
+    # for this last fraction of the planned epochs, mosaic and the scale/translate jitter are off
+    # (YOLOX's no-aug epochs): the model ends on images framed as the device frames them
+    close_augment: float = 0.15
     exist_ok: bool = False  # train again over a finished run in ``out``
     extra: dict = field(default_factory=dict)  # ablation knobs (tiny-YOLO: box_gain, obj_gain, cls_gain)
 
@@ -78,6 +80,8 @@ class TrainConfig:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         if self.time_minutes is not None and self.time_minutes <= 0:
             raise ValueError(f"time budget must be > 0 minutes, got {self.time_minutes}")
+        if not 0.0 <= self.close_augment < 1.0:
+            raise ValueError(f"close_augment must be a fraction in [0, 1), got {self.close_augment}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
 
@@ -92,6 +96,17 @@ class TrainResult:
     history: dict
     seconds: float
     fit_seconds: float = float("nan")  # Keras fit alone (a --time budget bounds this)
+
+
+def _augment_config(cfg: TrainConfig) -> AugmentConfig:
+    """The augmentation of ``cfg``; ablation knobs in ``cfg.extra``: aug_scale=LO,HI, aug_translate=F."""
+    a = AugmentConfig(mosaic=cfg.mosaic)
+    if "aug_scale" in cfg.extra:
+        lo, hi = (float(v) for v in str(cfg.extra["aug_scale"]).split(","))
+        a = dataclasses.replace(a, scale=(lo, hi))
+    if "aug_translate" in cfg.extra:
+        a = dataclasses.replace(a, translate=float(cfg.extra["aug_translate"]))
+    return a
 
 
 def make_strategy(name: str) -> tf.distribute.Strategy:
@@ -202,19 +217,20 @@ def train(cfg: TrainConfig) -> TrainResult:
     if built.note:
         print(built.note, flush=True)
     # mosaic is read per batch, so the schedule can switch it off for the last epochs
-    aug_state = {"cfg": AugmentConfig(mosaic=cfg.mosaic) if cfg.augment else None}
+    aug_state = {"cfg": _augment_config(cfg) if cfg.augment else None}
     train_tf = make_dataset(train_ds, cfg.input_size, built.encoder, built.target_shapes, cfg.batch_size,
                             True, lambda: aug_state["cfg"], cfg.seed, cfg.cache)
     if cfg.steps_per_epoch:
         train_tf = train_tf.repeat()
 
-    def close_mosaic() -> None:
+    def close_augment() -> None:
         if aug_state["cfg"] is not None:
-            aug_state["cfg"] = dataclasses.replace(aug_state["cfg"], mosaic=0.0)
+            aug_state["cfg"] = closing(aug_state["cfg"])
 
     budget = cfg.time_minutes * 60 if cfg.time_minutes else None
-    schedule = Schedule(cfg.lr, cfg.epochs, steps, cfg.batch_size, cfg.final_lr, budget, cfg.close_mosaic,
-                        close_mosaic if cfg.augment and cfg.mosaic > 0 else None, verbose=cfg.verbose > 0)
+    schedule = Schedule(cfg.lr, cfg.epochs, steps, cfg.batch_size, cfg.final_lr, budget, cfg.close_augment,
+                        close_augment if cfg.augment and cfg.close_augment > 0 else None,
+                        verbose=cfg.verbose > 0)
     write_metadata(md, out / "model.keras")
     map_cb = MapCallback(val_ds, md)
     ema = WeightEma(cfg.ema_decay, horizon=lambda: schedule.total_steps) if cfg.ema else None

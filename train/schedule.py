@@ -1,5 +1,5 @@
-"""The training schedule: learning rate per step, epochs fitted to a time budget, mosaic off
-for the last epochs, and training throughput.
+"""The training schedule: learning rate per step, epochs fitted to a time budget, strong
+augmentation off for the last epochs, and training throughput.
 
 Learning rate: linear warm-up from ``lr * WARMUP_START`` to ``lr``, then cosine decay to
 ``lr * final_lr``, over the *planned* number of steps. With a time budget (``edge train
@@ -34,7 +34,7 @@ class Schedule(keras.callbacks.Callback):
     """Sets the optimizer's learning rate each step and plans the epochs.
 
     ``budget_s``: wall seconds for the whole fit (None: ``epochs`` as given). ``on_close``
-    is called once when the last ``close_fraction`` of the planned epochs begins (mosaic off).
+    is called once when the last ``close_fraction`` of the planned epochs begins (augmentation off).
     Logs ``lr`` (the last step's), ``img_s`` (training images per second, val pass excluded)
     and ``epoch_s`` (wall seconds, val pass included) per epoch.
     """
@@ -78,7 +78,7 @@ class Schedule(keras.callbacks.Callback):
             self.on_close()
             if self.verbose:
                 print(f"epoch {epoch + 1}/{self.planned}: last {self.close_fraction:.0%} of the "
-                      "schedule, mosaic off", flush=True)
+                      "schedule: mosaic and scale/translate augmentation off", flush=True)
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         self.last_lr = lr_at(self.step, self.total_steps, self.peak, self.final, self._warmup())

@@ -37,6 +37,30 @@ def test_augmented_boxes_follow_the_object() -> None:
     assert checked >= 10
 
 
+def test_closing_augmentation_keeps_objects_where_the_device_sees_them() -> None:
+    """The last epochs (``closing``) drop mosaic and scale/translate jitter: the object keeps
+    its size and place, mirrored at most; colour jitter stays."""
+    from train.augment import closing
+
+    s = 128
+    img = np.full((s, s, 3), 114, np.uint8)
+    box = np.array([[0.25, 0.3, 0.55, 0.7]], np.float32)
+    x0, y0, x1, y1 = (box[0] * s).astype(int)
+    img[y0:y1, x0:x1] = (255, 0, 0)
+    cfg = closing(AugmentConfig(hsv=(0, 0, 0), scale=(0.5, 1.5), translate=0.3, mosaic=1.0))
+    assert (cfg.mosaic, cfg.scale, cfg.translate, cfg.hflip) == (0.0, (1.0, 1.0), 0.0, 0.5)
+    mirrored = np.array([1 - box[0, 2], box[0, 1], 1 - box[0, 0], box[0, 3]], np.float32)
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(12):
+        out, boxes, _ = augment_batch(img[None], [box], [np.array([0])], rng, cfg)
+        flipped = not np.allclose(boxes[0][0], box[0])
+        np.testing.assert_allclose(boxes[0][0], mirrored if flipped else box[0], atol=1e-6)
+        np.testing.assert_allclose(boxes[0][0], _extent(out[0]), atol=1.0 / s)
+        seen.add(flipped)
+    assert seen == {True, False}
+
+
 def test_pipeline_images_are_device_letterboxed(synth_data: Path) -> None:
     ds = load_split(synth_data, "val")
     d = make_dataset(ds, 96, lambda b, c: (np.stack([np.float32(len(x)) for x in b]),), [()], 2,

@@ -108,7 +108,7 @@ def test_ssd_box_loss_iou_term_is_zero_for_exact_boxes_and_grows_when_off() -> N
 
 
 @pytest.mark.parametrize(("strides", "strided", "pools"), [((16, 32), 0, 5), ((16, 32), 3, 2),
-                                                          ((8, 16, 32), 3, 2)])
+                                                          ((8, 16, 32), 3, 2), ((8, 16), 3, 2)])
 def test_tiny_yolo_downsamples_by_strided_convs_or_pools_to_the_same_grids(
         strides: tuple[int, ...], strided: int, pools: int) -> None:
     """strided=0 is YOLOv3-tiny (conv + max-pool at every step); the default makes the first
@@ -122,3 +122,5 @@ def test_tiny_yolo_downsamples_by_strided_convs_or_pools_to_the_same_grids(
     assert sum(isinstance(x, layers.MaxPooling2D) for x in m.layers) == pools
     with pytest.raises(ValueError, match="strided must be 0..3"):
         build_tiny_yolo(96, 3, width=0.25, strided=4)
+    with pytest.raises(ValueError, match="strides must be one of"):
+        build_tiny_yolo(96, 3, width=0.25, strides=(4, 8))

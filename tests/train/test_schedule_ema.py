@@ -21,6 +21,19 @@ def test_lr_warms_up_then_decays_to_the_final_fraction() -> None:
     assert lrs[-1] == pytest.approx(1e-4, rel=0.01)
 
 
+def test_augmentation_closes_once_for_the_last_fraction_of_the_epochs() -> None:
+    from train.schedule import Schedule
+
+    closed_at: list[int] = []
+    sched = Schedule(1e-3, 20, 10, 8, close_fraction=0.15, on_close=lambda: closed_at.append(epoch),
+                     verbose=False)
+    for epoch in range(20):
+        sched.on_epoch_begin(epoch)
+    assert closed_at == [17]  # epochs 18-20 of 20 (0-based 17-19): the last 15 %
+    with pytest.raises(ValueError, match="close_augment"):
+        TrainConfig(data=Path("."), out=Path("."), close_augment=1.0).check()
+
+
 def _toy() -> keras.Model:
     inp = keras.Input((4,))
     x = keras.layers.Dense(8)(inp)

@@ -22,21 +22,32 @@ class TinyYoloFamily:
     strides: tuple[int, ...] = STRIDES
     strided: int = 3  # backbone downsamplings done by stride-2 convs (0: YOLOv3-tiny's pools)
 
+    def _strides(self, cfg) -> tuple[int, ...]:
+        """The family's strides, or the ablation knob ``strides=8,16`` (bench/train_real.py --set)."""
+        if "strides" in cfg.extra:
+            return tuple(int(v) for v in str(cfg.extra["strides"]).split(","))
+        return self.strides
+
     def setup(self, cfg, train_ds) -> tuple[dict, str]:
-        anchors, miou = ak.yolo_anchors(train_ds, cfg.input_size, self.strides, ANCHORS_PER_SCALE, cfg.seed)
+        anchors, miou = ak.yolo_anchors(train_ds, cfg.input_size, self._strides(cfg), ANCHORS_PER_SCALE,
+                                        cfg.seed)
         shown = [a.round(1).tolist() for a in anchors]
         return {"anchors": anchors}, f"k-means anchors (input px): {shown}; mean best IoU {miou:.3f}"
 
     def build(self, cfg, labels, setup, provenance) -> Built:
-        n, size, anchors = len(labels), cfg.input_size, setup["anchors"]
-        model = build_tiny_yolo(size, n, ANCHORS_PER_SCALE, cfg.width, cfg.weights, self.strides,
-                                self.strided)
-        enc = YoloTargetEncoder(size, list(self.strides), anchors, n)
+        n, size, anchors, strides = len(labels), cfg.input_size, setup["anchors"], self._strides(cfg)
+        model = build_tiny_yolo(size, n, ANCHORS_PER_SCALE, cfg.width, cfg.weights, strides, self.strided)
+        enc = YoloTargetEncoder(size, list(strides), anchors, n)
         # cfg.extra holds ablation knobs (bench/train_real.py --set box_gain=...)
         gains = {k: float(cfg.extra[k]) for k in ("box_gain", "obj_gain", "cls_gain") if k in cfg.extra}
-        losses = [YoloLoss(s, a, n, size, **gains) for s, a in zip(self.strides, anchors)]
-        md = yolo_metadata(labels, size, list(self.strides), anchors, "tiny_yolo", provenance)
-        shapes = [(size // s, size // s, ANCHORS_PER_SCALE * (5 + n)) for s in self.strides]
+        # obj_balance=4,1: per-stride multiplier of the objectness gain, finest first (YOLOv5's balance)
+        balance = [float(v) for v in str(cfg.extra.get("obj_balance", "")).split(",") if v]
+        balance = balance or [1.0] * len(strides)
+        obj = gains.pop("obj_gain", 1.0)
+        losses = [YoloLoss(s, a, n, size, obj_gain=obj * b, **gains)
+                  for s, a, b in zip(strides, anchors, balance)]
+        md = yolo_metadata(labels, size, list(strides), anchors, "tiny_yolo", provenance)
+        shapes = [(size // s, size // s, ANCHORS_PER_SCALE * (5 + n)) for s in strides]
         return Built(model, enc.encode_batch, losses, md, shapes)
 
 

@@ -19,6 +19,8 @@ from train.models.backbone import BN_MOMENTUM, check_scratch_model, load_local_w
 
 STRIDES = (16, 32)
 STRIDES_3L = (8, 16, 32)
+STRIDES_FINE = (8, 16)  # no stride-32 head: for data whose objects are all small
+ALLOWED_STRIDES = (STRIDES, STRIDES_3L, STRIDES_FINE)
 PRIOR_OBJ = 0.01
 
 
@@ -68,16 +70,17 @@ def build_tiny_yolo(
     strides: tuple[int, ...] = STRIDES,
     strided: int = 3,
 ) -> keras.Model:
-    """Build the model; ``width`` scales every layer's channels; ``strides`` is STRIDES or
-    STRIDES_3L. The first ``strided`` (0-3) of the four backbone downsamplings are stride-2
+    """Build the model; ``width`` scales every layer's channels; ``strides`` is one of
+    ``ALLOWED_STRIDES``. The first ``strided`` (0-3) of the four backbone downsamplings are stride-2
     convolutions (YOLOv5/v8 style), the rest conv + max-pool (YOLOv3-tiny): a conv at full
     resolution followed by a pool costs 4x the FLOPs of the strided conv and, with few
     channels, is memory-bound; on a 2-core CPU the three strided ones make a training step
     ~2.5x faster (docs/benchmarks.md)."""
     if not 0 <= strided <= 3:
         raise ValueError(f"tiny-YOLO strided must be 0..3, got {strided}")
-    if tuple(strides) not in (STRIDES, STRIDES_3L):
-        raise ValueError(f"tiny-YOLO strides must be {STRIDES} or {STRIDES_3L}, got {strides}")
+    strides = tuple(strides)
+    if strides not in ALLOWED_STRIDES:
+        raise ValueError(f"tiny-YOLO strides must be one of {ALLOWED_STRIDES}, got {strides}")
     w = check_scratch_model("tiny-YOLO", input_size, weights)
 
     def c(n: int) -> int:
@@ -97,12 +100,13 @@ def build_tiny_yolo(
     x = layers.MaxPooling2D(2, 2, name="b4_pool")(route)
     x = _cbr(x, c(512), 3, "b5")  # stride 32
     x = _cbr(x, c(256), 1, "neck32")
-    p32 = _cbr(x, c(512), 3, "p32")
     p16 = layers.Concatenate(name="merge16")([_up(x, c(128), "up"), route])
     p16 = _cbr(p16, c(256), 3, "p16")
-    outs = [_head(p16, anchors_per_scale, num_classes, "grid_s16"),
-            _head(p32, anchors_per_scale, num_classes, "grid_s32")]
-    if tuple(strides) == STRIDES_3L:
+    outs = [_head(p16, anchors_per_scale, num_classes, "grid_s16")]
+    if 32 in strides:
+        p32 = _cbr(x, c(512), 3, "p32")
+        outs.append(_head(p32, anchors_per_scale, num_classes, "grid_s32"))
+    if 8 in strides:
         p8 = layers.Concatenate(name="merge8")([_up(p16, c(64), "up8"), route8])
         p8 = _cbr(p8, c(128), 3, "p8")
         outs.insert(0, _head(p8, anchors_per_scale, num_classes, "grid_s8"))
