@@ -49,7 +49,7 @@ def main() -> None:
     ap.add_argument("--input", type=int, default=None, help="input size (default per dataset)")
     ap.add_argument("--ssd-min-stride", type=int, choices=[8, 16], default=None,
                     help="SSD finest prediction layer (default: chosen from the anchor match rate)")
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the family's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mosaic", type=float, default=0.0, help="mosaic probability")
     ap.add_argument("--close-augment", type=float, default=0.15,

@@ -36,7 +36,8 @@ Examples:
 @click.option("--ema/--no-ema", default=True, show_default=True,
               help="Validate, save and convert the moving average of the weights.")
 @click.option("--batch", "batch_size", type=int, default=16, show_default=True)
-@click.option("--lr", type=float, default=2e-3, show_default=True, help="Peak learning rate (cosine).")
+@click.option("--lr", type=float, default=None,
+              help="Peak learning rate (cosine); default: the family's (tiny-YOLO 4e-3, others 2e-3).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (runs/x).")
 @click.option("--format", "fmt", type=click.Choice(["yolo", "voc", "coco"]), default=None,
               help="Dataset format (default: detected).")
@@ -69,7 +70,7 @@ Examples:
 @click.option("--threads", type=int, default=None, help="TF intra-op threads (default: all cores).")
 @click.option("--exist-ok", is_flag=True, help="Train again over a finished run in --out (its files "
               "are replaced). An interrupted run in --out resumes without it.")
-def train_command(data: Path, arch: str, input_size: int, epochs: int, batch_size: int, lr: float,
+def train_command(data: Path, arch: str, input_size: int, epochs: int, batch_size: int, lr: float | None,
                   out: Path, fmt: str | None, names: str | None, train_split: str | None,
                   val_split: str | None, val_fraction: float, on_error: str, width: float, weights: str,
                   fit_anchors: bool, augment: bool, mosaic: float, close_augment: float, patience: int,

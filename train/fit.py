@@ -40,7 +40,7 @@ class TrainConfig:
     input_size: int = 320
     epochs: int = 30
     batch_size: int = 16
-    lr: float = 2e-3
+    lr: float | None = None  # peak learning rate; None: the family's (``Built.lr``)
     seed: int = 0
     width: float = 1.0  # MobileNetV2 alpha / tiny-YOLO channel multiplier
     weights: str | None = None  # none | imagenet | path to .h5
@@ -82,6 +82,8 @@ class TrainConfig:
             raise ValueError(f"time budget must be > 0 minutes, got {self.time_minutes}")
         if not 0.0 <= self.close_augment < 1.0:
             raise ValueError(f"close_augment must be a fraction in [0, 1), got {self.close_augment}")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"learning rate must be > 0, got {self.lr}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
 
@@ -211,11 +213,13 @@ def train(cfg: TrainConfig) -> TrainResult:
         # the learning rate is set every step by Schedule (fitted to the budget when there is one)
         # XLA only where the family measured it faster, and not under tf.distribute (Keras' rule)
         jit = built.jit_compile and cfg.strategy == "default"
-        built.model.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=10.0), loss=built.losses,
+        lr = cfg.lr if cfg.lr is not None else built.lr
+        built.model.compile(optimizer=keras.optimizers.Adam(lr, clipnorm=10.0), loss=built.losses,
                             jit_compile=jit)
     model, md = built.model, built.metadata
     if built.note:
         print(built.note, flush=True)
+    print(f"peak learning rate {lr:g}" + (" (the family's default)" if cfg.lr is None else ""), flush=True)
     # mosaic is read per batch, so the schedule can switch it off for the last epochs
     aug_state = {"cfg": _augment_config(cfg) if cfg.augment else None}
     train_tf = make_dataset(train_ds, cfg.input_size, built.encoder, built.target_shapes, cfg.batch_size,
@@ -228,7 +232,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             aug_state["cfg"] = closing(aug_state["cfg"])
 
     budget = cfg.time_minutes * 60 if cfg.time_minutes else None
-    schedule = Schedule(cfg.lr, cfg.epochs, steps, cfg.batch_size, cfg.final_lr, budget, cfg.close_augment,
+    schedule = Schedule(lr, cfg.epochs, steps, cfg.batch_size, cfg.final_lr, budget, cfg.close_augment,
                         close_augment if cfg.augment and cfg.close_augment > 0 else None,
                         verbose=cfg.verbose > 0)
     write_metadata(md, out / "model.keras")
