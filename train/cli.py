@@ -37,7 +37,7 @@ Examples:
               help="Validate, save and convert the moving average of the weights.")
 @click.option("--batch", "batch_size", type=int, default=16, show_default=True)
 @click.option("--lr", type=float, default=None,
-              help="Peak learning rate (cosine); default: the family's (tiny-YOLO 4e-3, others 2e-3).")
+              help="Peak learning rate (cosine); default: the family's (tiny-YOLO 1.6e-2, others 2e-3).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (runs/x).")
 @click.option("--format", "fmt", type=click.Choice(["yolo", "voc", "coco"]), default=None,
               help="Dataset format (default: detected).")
