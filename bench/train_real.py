@@ -52,7 +52,7 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the family's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mosaic", type=float, default=0.0, help="mosaic probability")
-    ap.add_argument("--close-augment", type=float, default=0.15,
+    ap.add_argument("--close-augment", type=float, default=0.3,
                     help="last fraction of the epochs without mosaic and scale/translate jitter")
     ap.add_argument("--ssd-assigner", choices=["iou", "atss"], default="iou")
     ap.add_argument("--ssd-iou-loss", type=float, default=0.0, help="SSD (1 - CIoU) box-loss gain")

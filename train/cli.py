@@ -57,7 +57,7 @@ Examples:
               help="SSD: fit anchor scales/aspects to the data.")
 @click.option("--augment/--no-augment", default=True, show_default=True)
 @click.option("--mosaic", type=float, default=0.0, show_default=True, help="Mosaic probability.")
-@click.option("--close-augment", type=float, default=0.15, show_default=True,
+@click.option("--close-augment", type=float, default=0.3, show_default=True,
               help="Last fraction of the planned epochs trained without mosaic and scale/translate "
                    "jitter (flip and colour stay), on images framed as the device frames them.")
 @click.option("--patience", type=int, default=10, show_default=True, help="Early stopping (epochs).")

@@ -70,7 +70,7 @@ class TrainConfig:
     final_lr: float = 0.01  # cosine ends at lr * final_lr
     # for this last fraction of the planned epochs, mosaic and the scale/translate jitter are off
     # (YOLOX's no-aug epochs): the model ends on images framed as the device frames them
-    close_augment: float = 0.15
+    close_augment: float = 0.3
     exist_ok: bool = False  # train again over a finished run in ``out``
     extra: dict = field(default_factory=dict)  # ablation knobs (tiny-YOLO: box_gain, obj_gain, cls_gain)
 
