@@ -55,10 +55,13 @@ def scale_translate(img: np.ndarray, xyxy: np.ndarray, cls: np.ndarray, rng: np.
     h, w = img.shape[:2]
     s = rng.uniform(*cfg.scale)
     tx, ty = rng.uniform(-cfg.translate, cfg.translate, 2)
-    # model_px' = s * (px - c) + c + t
-    m = np.array([[s, 0, (1 - s) * w / 2 + tx * w], [0, s, (1 - s) * h / 2 + ty * h]], np.float32)
-    out = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                         borderValue=(cfg.pad_value,) * 3)
+    if s == 1.0 and tx == ty == 0.0:  # the closing epochs: an identity warp is a copy for nothing
+        out = img
+    else:
+        # model_px' = s * (px - c) + c + t
+        m = np.array([[s, 0, (1 - s) * w / 2 + tx * w], [0, s, (1 - s) * h / 2 + ty * h]], np.float32)
+        out = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                             borderValue=(cfg.pad_value,) * 3)
     b = xyxy * s + np.array([(1 - s) / 2 + tx, (1 - s) / 2 + ty] * 2, np.float32)
     keep = _keep_visible(xyxy, b)
     return out, np.clip(b[keep], 0.0, 1.0), cls[keep]

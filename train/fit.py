@@ -72,7 +72,9 @@ class TrainConfig:
     # (YOLOX's no-aug epochs): the model ends on images framed as the device frames them
     close_augment: float = 0.3
     exist_ok: bool = False  # train again over a finished run in ``out``
-    extra: dict = field(default_factory=dict)  # ablation knobs (tiny-YOLO: box_gain, obj_gain, cls_gain)
+    # ablation knobs (bench/train_real.py --set): tiny-YOLO box_gain, obj_gain, cls_gain, obj_balance,
+    # strides; all families aug_scale, aug_translate
+    extra: dict = field(default_factory=dict)
 
     def check(self) -> None:
         families.get(self.model)  # names the registered families when unknown
