@@ -73,7 +73,7 @@ class TrainConfig:
     close_augment: float = 0.3
     exist_ok: bool = False  # train again over a finished run in ``out``
     # ablation knobs (bench/train_real.py --set): tiny-YOLO box_gain, obj_gain, cls_gain, obj_balance,
-    # strides; all families aug_scale, aug_translate
+    # strides; all families aug_scale, aug_translate, weight_decay
     extra: dict = field(default_factory=dict)
 
     def check(self) -> None:
@@ -100,6 +100,17 @@ class TrainResult:
     history: dict
     seconds: float
     fit_seconds: float = float("nan")  # Keras fit alone (a --time budget bounds this)
+
+
+def _optimizer(cfg: TrainConfig, lr: float):
+    """Adam (clipped), or AdamW under the ablation knob ``weight_decay=W`` (decoupled decay on the
+    conv/dense kernels only: BatchNorm's scale/offset and biases are not shrunk)."""
+    wd = float(cfg.extra.get("weight_decay", 0.0))
+    if wd <= 0:
+        return keras.optimizers.Adam(lr, clipnorm=10.0)
+    opt = keras.optimizers.AdamW(lr, weight_decay=wd, clipnorm=10.0)
+    opt.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    return opt
 
 
 def _augment_config(cfg: TrainConfig) -> AugmentConfig:
@@ -216,8 +227,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         # XLA only where the family measured it faster, and not under tf.distribute (Keras' rule)
         jit = built.jit_compile and cfg.strategy == "default"
         lr = cfg.lr if cfg.lr is not None else built.lr
-        built.model.compile(optimizer=keras.optimizers.Adam(lr, clipnorm=10.0), loss=built.losses,
-                            jit_compile=jit)
+        built.model.compile(optimizer=_optimizer(cfg, lr), loss=built.losses, jit_compile=jit)
     model, md = built.model, built.metadata
     if built.note:
         print(built.note, flush=True)
