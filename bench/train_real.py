@@ -50,6 +50,8 @@ def main() -> None:
     ap.add_argument("--ssd-min-stride", type=int, choices=[8, 16], default=None,
                     help="SSD finest prediction layer (default: chosen from the anchor match rate)")
     ap.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the family's)")
+    ap.add_argument("--weight-decay", type=float, default=None,
+                    help="AdamW kernel decay (default: the family's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mosaic", type=float, default=0.0, help="mosaic probability")
     ap.add_argument("--close-augment", type=float, default=0.3,
@@ -81,6 +83,7 @@ def main() -> None:
     r = train(TrainConfig(data=path, out=out, model=a.model, input_size=size, epochs=a.epochs,
                           batch_size=a.batch, width=a.width, names=names, train_split=tr, val_split=va,
                           time_minutes=a.minutes, patience=1000, verbose=2, lr=a.lr, seed=a.seed,
+                          weight_decay=a.weight_decay,
                           ssd_min_stride=a.ssd_min_stride, mosaic=a.mosaic, ema=not a.no_ema,
                           close_augment=a.close_augment,
                           ssd_assigner=a.ssd_assigner, ssd_iou_loss=a.ssd_iou_loss, extra=extra))
@@ -90,7 +93,8 @@ def main() -> None:
             "ssd_min_stride": a.ssd_min_stride, "run_dir": str(out),
             "val_map50": round(r.best_map50, 4), "wall_s": round(wall, 1), "threads": a.threads,
             "img_s": round(sum(r.history.get("img_s", [0])) / max(1, len(r.history.get("img_s", []))), 1),
-            "mosaic": a.mosaic, "close_augment": a.close_augment, "ema": not a.no_ema, "tag": a.tag,
+            "mosaic": a.mosaic, "close_augment": a.close_augment,
+            "lr": a.lr, "weight_decay": a.weight_decay, "ema": not a.no_ema, "tag": a.tag,
             "ssd_assigner": a.ssd_assigner,
             "ssd_iou_loss": a.ssd_iou_loss, "extra": extra,
             "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}

@@ -38,6 +38,9 @@ Examples:
 @click.option("--batch", "batch_size", type=int, default=16, show_default=True)
 @click.option("--lr", type=float, default=None,
               help="Peak learning rate (cosine); default: the family's (tiny-YOLO 1.6e-2, others 2e-3).")
+@click.option("--weight-decay", type=float, default=None,
+              help="AdamW decay of the conv kernels (0: Adam); default: the family's (tiny-YOLO 0.05, "
+                   "others 0).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (runs/x).")
 @click.option("--format", "fmt", type=click.Choice(["yolo", "voc", "coco"]), default=None,
               help="Dataset format (default: detected).")
@@ -71,6 +74,7 @@ Examples:
 @click.option("--exist-ok", is_flag=True, help="Train again over a finished run in --out (its files "
               "are replaced). An interrupted run in --out resumes without it.")
 def train_command(data: Path, arch: str, input_size: int, epochs: int, batch_size: int, lr: float | None,
+                  weight_decay: float | None,
                   out: Path, fmt: str | None, names: str | None, train_split: str | None,
                   val_split: str | None, val_fraction: float, on_error: str, width: float, weights: str,
                   fit_anchors: bool, augment: bool, mosaic: float, close_augment: float, patience: int,
@@ -89,7 +93,8 @@ def train_command(data: Path, arch: str, input_size: int, epochs: int, batch_siz
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(max(1, threads // 2))
     cfg = TrainConfig(data=data, out=out, model=arch, input_size=input_size, epochs=epochs,
-                      batch_size=batch_size, lr=lr, seed=seed, width=width, weights=weights, fmt=fmt,
+                      batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed, width=width,
+                      weights=weights, fmt=fmt,
                       names=names, on_error=on_error, train_split=train_split, val_split=val_split,
                       val_fraction=val_fraction, fit_anchors=fit_anchors, augment=augment, mosaic=mosaic,
                       close_augment=close_augment,

@@ -41,6 +41,7 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 16
     lr: float | None = None  # peak learning rate; None: the family's (``Built.lr``)
+    weight_decay: float | None = None  # AdamW decay of the kernels; None: the family's; 0: Adam
     seed: int = 0
     width: float = 1.0  # MobileNetV2 alpha / tiny-YOLO channel multiplier
     weights: str | None = None  # none | imagenet | path to .h5
@@ -73,7 +74,7 @@ class TrainConfig:
     close_augment: float = 0.3
     exist_ok: bool = False  # train again over a finished run in ``out``
     # ablation knobs (bench/train_real.py --set): tiny-YOLO box_gain, obj_gain, cls_gain, obj_balance,
-    # strides; all families aug_scale, aug_translate, weight_decay
+    # strides; all families aug_scale, aug_translate
     extra: dict = field(default_factory=dict)
 
     def check(self) -> None:
@@ -86,6 +87,8 @@ class TrainConfig:
             raise ValueError(f"close_augment must be a fraction in [0, 1), got {self.close_augment}")
         if self.lr is not None and not self.lr > 0:
             raise ValueError(f"learning rate must be > 0, got {self.lr}")
+        if self.weight_decay is not None and not 0.0 <= self.weight_decay < 1.0:
+            raise ValueError(f"weight decay must be in [0, 1), got {self.weight_decay}")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
 
@@ -102,10 +105,9 @@ class TrainResult:
     fit_seconds: float = float("nan")  # Keras fit alone (a --time budget bounds this)
 
 
-def _optimizer(cfg: TrainConfig, lr: float):
-    """Adam (clipped), or AdamW under the ablation knob ``weight_decay=W`` (decoupled decay on the
-    conv/dense kernels only: BatchNorm's scale/offset and biases are not shrunk)."""
-    wd = float(cfg.extra.get("weight_decay", 0.0))
+def _optimizer(lr: float, wd: float) -> keras.optimizers.Optimizer:
+    """Adam (clipped), or AdamW when ``wd`` > 0: decoupled decay (``lr * wd`` per step) of the
+    conv/dense kernels only; BatchNorm's scale/offset and biases are not shrunk."""
     if wd <= 0:
         return keras.optimizers.Adam(lr, clipnorm=10.0)
     opt = keras.optimizers.AdamW(lr, weight_decay=wd, clipnorm=10.0)
@@ -227,11 +229,14 @@ def train(cfg: TrainConfig) -> TrainResult:
         # XLA only where the family measured it faster, and not under tf.distribute (Keras' rule)
         jit = built.jit_compile and cfg.strategy == "default"
         lr = cfg.lr if cfg.lr is not None else built.lr
-        built.model.compile(optimizer=_optimizer(cfg, lr), loss=built.losses, jit_compile=jit)
+        wd = cfg.weight_decay if cfg.weight_decay is not None else built.weight_decay
+        built.model.compile(optimizer=_optimizer(lr, wd), loss=built.losses, jit_compile=jit)
     model, md = built.model, built.metadata
     if built.note:
         print(built.note, flush=True)
-    print(f"peak learning rate {lr:g}" + (" (the family's default)" if cfg.lr is None else ""), flush=True)
+    print(f"peak learning rate {lr:g}" + (" (the family's default)" if cfg.lr is None else "")
+          + f", weight decay {wd:g}" + (" (the family's default)" if cfg.weight_decay is None else ""),
+          flush=True)
     # mosaic is read per batch, so the schedule can switch it off for the last epochs
     aug_state = {"cfg": _augment_config(cfg) if cfg.augment else None}
     train_tf = make_dataset(train_ds, cfg.input_size, built.encoder, built.target_shapes, cfg.batch_size,

@@ -115,13 +115,13 @@ def test_a_finished_run_is_not_retrained_silently(synth_data: Path, tmp_path: Pa
     assert (out / "model.keras").read_bytes() == b"an earlier run's model"  # nothing lost
 
 
-def test_weight_decay_knob_shrinks_conv_kernels_but_not_batchnorm_or_biases(tmp_path: Path) -> None:
+def test_weight_decay_shrinks_conv_kernels_but_not_batchnorm_or_biases() -> None:
     from train.fit import _optimizer
 
-    assert isinstance(_optimizer(TrainConfig(tmp_path, tmp_path), 1e-3), keras.optimizers.Adam)
+    assert type(_optimizer(1e-3, 0.0)) is keras.optimizers.Adam
     model = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Conv2D(2, 1),
                               keras.layers.BatchNormalization(gamma_initializer="ones")])
-    opt = _optimizer(TrainConfig(tmp_path, tmp_path, extra={"weight_decay": "0.5"}), 0.1)
+    opt = _optimizer(0.1, 0.5)
     before = {v.path: np.array(v) for v in model.trainable_variables}
     # zero gradients: only the decoupled decay can move a variable
     opt.apply_gradients([(keras.ops.zeros_like(v), v) for v in model.trainable_variables])
@@ -131,3 +131,8 @@ def test_weight_decay_knob_shrinks_conv_kernels_but_not_batchnorm_or_biases(tmp_
             np.testing.assert_allclose(a, b * (1 - 0.1 * 0.5), rtol=1e-5)  # lr * weight_decay
         else:
             np.testing.assert_array_equal(a, b)
+
+
+def test_weight_decay_out_of_range_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="weight decay must be in"):
+        TrainConfig(tmp_path, tmp_path, weight_decay=-0.1).check()

@@ -40,6 +40,8 @@ class Built:
     jit_compile: bool = False
     # peak learning rate (Adam) when the user gives none; measured per family (docs/benchmarks.md)
     lr: float = 2e-3
+    # decoupled weight decay (AdamW) on the conv kernels when the user gives none; 0: plain Adam
+    weight_decay: float = 0.0
 
 
 class ModelFamily(Protocol):

@@ -17,6 +17,11 @@ ANCHORS_PER_SCALE = 3
 # 2e-3 0.432, 4e-3 0.505, 8e-3 0.560, 1.6e-2 0.576 val mAP@[.5:.95]. With BatchNorm after every
 # conv and no weight decay the weights' norm grows, so the step that counts shrinks as it trains.
 LR = 1.6e-2
+# AdamW's decoupled weight decay on the conv kernels (BatchNorm and biases untouched). On chess, 7
+# CPU-minutes at lr 1.6e-2: none 0.588, 0.05 0.629 val mAP@[.5:.95]. With BatchNorm after every conv
+# a kernel's scale does not change its output, so the decay only keeps its norm, and so the step
+# that counts, from drifting: the learning rate stays effective to the end of the schedule.
+WEIGHT_DECAY = 0.05
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ class TinyYoloFamily:
                   for s, a, b in zip(strides, anchors, balance)]
         md = yolo_metadata(labels, size, list(strides), anchors, "tiny_yolo", provenance)
         shapes = [(size // s, size // s, ANCHORS_PER_SCALE * (5 + n)) for s in strides]
-        return Built(model, enc.encode_batch, losses, md, shapes, lr=LR)
+        return Built(model, enc.encode_batch, losses, md, shapes, lr=LR, weight_decay=WEIGHT_DECAY)
 
 
 FAMILY = TinyYoloFamily()
