@@ -37,7 +37,8 @@ Examples:
               help="Validate, save and convert the moving average of the weights.")
 @click.option("--batch", "batch_size", type=int, default=16, show_default=True)
 @click.option("--lr", type=float, default=None,
-              help="Peak learning rate (cosine); default: the family's (tiny-YOLO 1.6e-2, others 2e-3).")
+              help="Peak learning rate (cosine); default: the family's (tiny-YOLO 1.6e-2, SSD 8e-3, "
+                   "yolo-nano 2e-3).")
 @click.option("--weight-decay", type=float, default=None,
               help="AdamW decay of the conv kernels (0: Adam); default: the family's (tiny-YOLO 0.05, "
                    "others 0).")

