@@ -40,8 +40,8 @@ Examples:
               help="Peak learning rate (cosine); default: the family's (tiny-YOLO 1.6e-2, SSD 8e-3, "
                    "yolo-nano 2e-3).")
 @click.option("--weight-decay", type=float, default=None,
-              help="AdamW decay of the conv kernels (0: Adam); default: the family's (tiny-YOLO 0.05, "
-                   "others 0).")
+              help="AdamW decay of the conv kernels (0: Adam); default: the family's (tiny-YOLO and SSD "
+                   "0.05, yolo-nano 0).")
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Run folder (runs/x).")
 @click.option("--format", "fmt", type=click.Choice(["yolo", "voc", "coco"]), default=None,
               help="Dataset format (default: detected).")
