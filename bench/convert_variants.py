@@ -63,8 +63,7 @@ def main() -> None:
     rows.append(("keras float", (a.run / "model.keras").stat().st_size, ref.map50, ref.map, None))
     calib = load_calibration(calib_dir, md.input, a.calib_count, progress=False)
     # (name, quant, io, float head): int8 with uint8 I/O is what the Edge TPU and most pipelines
-    # feed; int8 I/O skips the uint8<->int8 QUANTIZE ops at both ends, which XNNPACK leaves to
-    # the reference kernels
+    # feed; int8 I/O skips the uint8<->int8 QUANTIZE ops at both ends
     variants = [("fp32", "fp32", None, False), ("fp16", "fp16", None, False),
                 ("int8", "int8", "uint8", False), ("int8-i8io", "int8", "int8", False)]
     variants += [("int8-floathead", "int8", None, True)] if a.float_head else []

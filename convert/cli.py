@@ -29,7 +29,8 @@ Examples:
               "data.yaml (its val images, else train).")
 @click.option("--calib-count", type=int, default=300, show_default=True)
 @click.option("--io", "io", type=click.Choice(IO_TYPES), default=None,
-              help="int8 models: input/output type (default uint8, what the Edge TPU feeds).")
+              help="int8 models: input/output type (default uint8, what the Edge TPU and Frigate "
+              "feed). int8 drops the uint8<->int8 QUANTIZE ops: ~7 % faster invoke on an x86 CPU.")
 @click.option("--fuse-postprocess", is_flag=True,
               help="SSD: put TFLite_Detection_PostProcess (decode + NMS) inside the model.")
 @click.option("--float-head", is_flag=True,
