@@ -38,7 +38,7 @@ class Built:
     # per family on this 2-core CPU: yolo-nano 2x faster with it, tiny-YOLO 2x and the
     # depthwise-heavy SSD 3x slower (bench/train_step.py)
     jit_compile: bool = False
-    # peak learning rate (Adam) when the user gives none; measured per family (docs/benchmarks.md)
+    # peak learning rate when the user gives none; measured per family (docs/benchmarks.md)
     lr: float = 2e-3
     # decoupled weight decay (AdamW) on the conv kernels when the user gives none; 0: plain Adam
     weight_decay: float = 0.0

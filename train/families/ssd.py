@@ -14,7 +14,7 @@ from train.models.ssd import MIN_STRIDES, build_ssd, feature_map_sizes
 from train.targets import SsdTargetEncoder
 
 MIN_STRIDE_GAIN = 0.05  # matched-box fraction the stride-8 SSD layer must add to be used
-# peak Adam learning rate when the user gives none. raccoon, 6 CPU-minutes (docs/benchmarks.md):
+# peak learning rate when the user gives none. raccoon, 6 CPU-minutes (docs/benchmarks.md):
 # 2e-3 0.204, 8e-3 0.272, 1.6e-2 0.247 test mAP@[.5:.95]
 LR = 8e-3
 # AdamW weight decay on the kernels (as tiny-YOLO's): raccoon at lr 8e-3, 6 minutes: 0 0.272, 0.05 0.300
