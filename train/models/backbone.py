@@ -80,3 +80,49 @@ def check_scratch_model(arch: str, input_size: int, weights: str | Path | None) 
 def scaled_channels(n: int, width: float) -> int:
     """``n`` channels times ``width``, rounded to a multiple of 8 (int8 kernels like it), >= 8."""
     return max(8, int(round(n * width / 8)) * 8)
+
+
+STEMS = ("mbv2", "fused")
+# first MobileNetV2 layer the fused stem hands over to (its input is the stride-4 bottleneck)
+FUSED_STEM_HANDOVER = "block_3_expand"
+
+
+def _fused_stem(x, alpha: float, bn_momentum: float):
+    """Stride-4 stem of regular 3x3 convs in place of MobileNetV2's Conv1 and blocks 0-2
+    (Fused-MBConv, as EfficientNetV2 and MobileDets use early on). Those blocks run 1x1 and
+    depthwise convs on 160x160 and 80x80 maps with few channels: memory-bound, and on a 2-core
+    CPU they took 71 % of the backbone's training step (docs/benchmarks.md). Output: the
+    channels of block 2's bottleneck, linear, as block 3 expects."""
+    def cbn(x, filters, kernel, stride, name, act=True):
+        x = keras.layers.Conv2D(filters, kernel, stride, padding="same", use_bias=False,
+                                name=f"{name}_conv")(x)
+        x = keras.layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn")(x)
+        return keras.layers.ReLU(6.0, name=f"{name}_relu6")(x) if act else x
+
+    c0 = max(8, int(round(32 * alpha / 8)) * 8)
+    c2 = max(8, int(round(24 * alpha / 8)) * 8)
+    x = cbn(x, c0, 3, 2, "stem0")  # as Conv1
+    x = cbn(x, 2 * c2, 3, 2, "stem1")  # fused blocks 0-1: stride 4
+    x = cbn(x, c2, 1, 1, "stem1_project", act=False)
+    y = cbn(x, 4 * c2, 3, 1, "stem2")  # fused block 2, residual
+    y = cbn(y, c2, 1, 1, "stem2_project", act=False)
+    return keras.layers.Add(name="stem2_add")([x, y])
+
+
+def mobilenet_v2_features(input_size: int, alpha: float, weights: str | Path | None,
+                          taps: list[str], stem: str = "mbv2",
+                          bn_momentum: float = BN_MOMENTUM) -> keras.Model:
+    """MobileNetV2 feature extractor: input in [-1, 1], outputs the named layers ``taps``.
+
+    ``stem``: ``mbv2`` (the published layout; ImageNet weights load into all of it) or
+    ``fused`` (``_fused_stem`` replaces Conv1 and blocks 0-2; block 3 on is MobileNetV2's,
+    and a weights file loads there by layer name)."""
+    if stem not in STEMS:
+        raise ValueError(f"MobileNetV2 stem must be one of {STEMS}, got {stem!r}")
+    base = mobilenet_v2(input_size, alpha, weights, bn_momentum)
+    if stem == "mbv2":
+        return keras.Model(base.input, [base.get_layer(n).output for n in taps], name="backbone")
+    tail = keras.Model(base.get_layer(FUSED_STEM_HANDOVER).input,
+                       [base.get_layer(n).output for n in taps], name="mobilenet_v2_from_block_3")
+    inp = keras.Input((input_size, input_size, 3), name="image_pm1")
+    return keras.Model(inp, tail(_fused_stem(inp, alpha, bn_momentum)), name="backbone")

@@ -17,12 +17,14 @@ import numpy as np
 from keras import layers
 
 from edge.core.anchors import SsdAnchorSpec
-from train.models.backbone import BN_MOMENTUM, mobilenet_v2
+from train.models.backbone import BN_MOMENTUM, mobilenet_v2_features, scaled_channels
 
 # feature maps taken from MobileNetV2 by stride: the expansions before the stride-2 depthwise
 # convs of blocks 6 and 13 (strides 8, 16) and the output (32)
 BACKBONE_TAPS = {8: "block_6_expand_relu", 16: "block_13_expand_relu", 32: "out_relu"}
 MIN_STRIDES = (8, 16)
+NECKS = ("none", "fpn")
+FPN_DEPTH = 128  # channels of the FPN levels at width 1 (TF OD API's FPNLite), scaled by width
 
 
 def feature_map_sizes(input_size: int, min_stride: int = 16,
@@ -52,6 +54,27 @@ def _sep(x, name: str, stride: int = 1):
     return x
 
 
+def _fpn(feats: list, depth: int) -> list:
+    """FPNLite top-down path over the backbone taps (finest first): each level is
+    ReLU6(BN(1x1 lateral) + 2x upsampled coarser level), so the stride-8 and -16 heads see the
+    stride-32 semantics as well as their own detail. The upsampling is a learned 2x2 stride-2
+    transposed conv (as tiny-YOLO's): Keras 3's UpSampling2D lowers to TILE, which the Edge TPU
+    does not map. The head's depthwise 3x3 smooths each merged level."""
+    def lateral(f, i):
+        f = layers.Conv2D(depth, 1, use_bias=False, name=f"fpn{i}_lat")(f)
+        return layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"fpn{i}_lat_bn")(f)
+
+    top = layers.ReLU(6.0, name=f"fpn{len(feats) - 1}_relu6")(lateral(feats[-1], len(feats) - 1))
+    out = [top]
+    for i in range(len(feats) - 2, -1, -1):
+        up = layers.Conv2DTranspose(depth, 2, 2, use_bias=False, name=f"fpn{i}_up")(top)
+        up = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"fpn{i}_up_bn")(up)
+        top = layers.Add(name=f"fpn{i}_add")([lateral(feats[i], i), up])
+        top = layers.ReLU(6.0, name=f"fpn{i}_relu6")(top)
+        out.insert(0, top)
+    return out
+
+
 def build_ssd(
     input_size: int,
     num_classes: int,
@@ -60,24 +83,32 @@ def build_ssd(
     weights: str | Path | None = None,
     extra_layers: int = 2,
     min_stride: int = 16,
+    neck: str = "none",
+    stem: str = "mbv2",
 ) -> tuple[keras.Model, SsdAnchorSpec]:
     """Build the model; returns it and the anchor spec with the real feature-map sizes.
 
     anchor_spec: scales/aspects (its ``feature_map_sizes_hw`` is replaced by the model's).
     min_stride: finest prediction layer, 16 (classic SSDLite) or 8 (adds a 40x40 layer at
         320 px for small objects; ~4x the anchors).
+    neck: ``none`` (classic SSDLite: heads on the backbone taps) or ``fpn`` (FPNLite top-down
+        path over the taps; the extra layers stay as they are).
+    stem: ``mbv2`` or ``fused`` (``train.models.backbone.mobilenet_v2_features``).
     """
+    if neck not in NECKS:
+        raise ValueError(f"SSD neck must be one of {NECKS}, got {neck!r}")
     if not 96 <= input_size <= 640 or input_size % 32:
         raise ValueError(f"SSD input must be a multiple of 32 in 96..640 (224..416 typical), "
                          f"got {input_size}")
     feature_map_sizes(input_size, min_stride, extra_layers)  # validates min_stride
     inp = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Rescaling(2.0, offset=-1.0, name="to_pm1")(inp)  # contract [0,1] -> MobileNetV2 [-1,1]
-    base = mobilenet_v2(input_size, alpha, weights)
     taps = [BACKBONE_TAPS[st] for st in sorted(BACKBONE_TAPS) if st >= min_stride]
-    fmodel = keras.Model(base.input, [base.get_layer(n).output for n in taps], name="backbone")
+    fmodel = mobilenet_v2_features(input_size, alpha, weights, taps, stem)
     feats = list(fmodel(x))
     y = feats[-1]
+    if neck == "fpn":
+        feats = _fpn(feats, scaled_channels(FPN_DEPTH, alpha))
     for i in range(extra_layers):
         y = _conv_bn_relu6(y, 128 if i else 256, 1, 1, f"extra{i}_pw")
         y = _sep(y, f"extra{i}", stride=2)
