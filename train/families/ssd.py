@@ -19,8 +19,7 @@ MIN_STRIDE_GAIN = 0.05  # matched-box fraction the stride-8 SSD layer must add t
 LR = 8e-3
 # AdamW weight decay on the kernels (as tiny-YOLO's): raccoon at lr 8e-3, 6 minutes: 0 0.272, 0.05 0.300
 WEIGHT_DECAY = 0.05
-NECK = "none"
-STEM = "mbv2"
+NECK = "fpn"
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ class SsdFamily:
         n = len(labels)
         model, spec = build_ssd(cfg.input_size, n, setup["spec"], cfg.width, cfg.weights,
                                 min_stride=setup["min_stride"], neck=cfg.extra.get("ssd_neck", NECK),
-                                stem=cfg.extra.get("ssd_stem", STEM))
+                                stem=cfg.extra.get("ssd_stem"))
         enc = SsdTargetEncoder(spec, n, assigner=cfg.ssd_assigner)
         md = ssd_metadata(labels, cfg.input_size, spec, "ssd_mobilenetv2", provenance)
         a = len(enc.anchors_cxcywh)

@@ -87,20 +87,18 @@ STEMS = ("mbv2", "fused")
 FUSED_STEM_HANDOVER = "block_3_expand"
 
 
-def _fused_stem(x, alpha: float, bn_momentum: float):
+def _fused_stem(x, c0: int, c2: int, bn_momentum: float):
     """Stride-4 stem of regular 3x3 convs in place of MobileNetV2's Conv1 and blocks 0-2
     (Fused-MBConv, as EfficientNetV2 and MobileDets use early on). Those blocks run 1x1 and
     depthwise convs on 160x160 and 80x80 maps with few channels: memory-bound, and on a 2-core
     CPU they took 71 % of the backbone's training step (docs/benchmarks.md). Output: the
-    channels of block 2's bottleneck, linear, as block 3 expects."""
+    ``c2`` channels of block 2's bottleneck, linear, as block 3 expects; ``c0`` is Conv1's."""
     def cbn(x, filters, kernel, stride, name, act=True):
         x = keras.layers.Conv2D(filters, kernel, stride, padding="same", use_bias=False,
                                 name=f"{name}_conv")(x)
         x = keras.layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn")(x)
         return keras.layers.ReLU(6.0, name=f"{name}_relu6")(x) if act else x
 
-    c0 = max(8, int(round(32 * alpha / 8)) * 8)
-    c2 = max(8, int(round(24 * alpha / 8)) * 8)
     x = cbn(x, c0, 3, 2, "stem0")  # as Conv1
     x = cbn(x, 2 * c2, 3, 2, "stem1")  # fused blocks 0-1: stride 4
     x = cbn(x, c2, 1, 1, "stem1_project", act=False)
@@ -125,4 +123,5 @@ def mobilenet_v2_features(input_size: int, alpha: float, weights: str | Path | N
     tail = keras.Model(base.get_layer(FUSED_STEM_HANDOVER).input,
                        [base.get_layer(n).output for n in taps], name="mobilenet_v2_from_block_3")
     inp = keras.Input((input_size, input_size, 3), name="image_pm1")
-    return keras.Model(inp, tail(_fused_stem(inp, alpha, bn_momentum)), name="backbone")
+    c0, c2 = base.get_layer("Conv1").filters, tail.input.shape[-1]  # as Keras rounded them for alpha
+    return keras.Model(inp, tail(_fused_stem(inp, c0, c2, bn_momentum)), name="backbone")

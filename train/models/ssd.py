@@ -17,7 +17,7 @@ import numpy as np
 from keras import layers
 
 from edge.core.anchors import SsdAnchorSpec
-from train.models.backbone import BN_MOMENTUM, mobilenet_v2_features, scaled_channels
+from train.models.backbone import BN_MOMENTUM, check_weights, mobilenet_v2_features, scaled_channels
 
 # feature maps taken from MobileNetV2 by stride: the expansions before the stride-2 depthwise
 # convs of blocks 6 and 13 (strides 8, 16) and the output (32)
@@ -83,8 +83,8 @@ def build_ssd(
     weights: str | Path | None = None,
     extra_layers: int = 2,
     min_stride: int = 16,
-    neck: str = "none",
-    stem: str = "mbv2",
+    neck: str = "fpn",
+    stem: str | None = None,
 ) -> tuple[keras.Model, SsdAnchorSpec]:
     """Build the model; returns it and the anchor spec with the real feature-map sizes.
 
@@ -93,7 +93,9 @@ def build_ssd(
         320 px for small objects; ~4x the anchors).
     neck: ``none`` (classic SSDLite: heads on the backbone taps) or ``fpn`` (FPNLite top-down
         path over the taps; the extra layers stay as they are).
-    stem: ``mbv2`` or ``fused`` (``train.models.backbone.mobilenet_v2_features``).
+    stem: ``mbv2`` or ``fused`` (``train.models.backbone.mobilenet_v2_features``); None: the
+        published ``mbv2`` when ``weights`` are given (all of them load), else ``fused``
+        (~2x faster training steps from scratch on a CPU).
     """
     if neck not in NECKS:
         raise ValueError(f"SSD neck must be one of {NECKS}, got {neck!r}")
@@ -103,6 +105,8 @@ def build_ssd(
     feature_map_sizes(input_size, min_stride, extra_layers)  # validates min_stride
     inp = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Rescaling(2.0, offset=-1.0, name="to_pm1")(inp)  # contract [0,1] -> MobileNetV2 [-1,1]
+    if stem is None:
+        stem = "mbv2" if check_weights(weights) is not None else "fused"
     taps = [BACKBONE_TAPS[st] for st in sorted(BACKBONE_TAPS) if st >= min_stride]
     fmodel = mobilenet_v2_features(input_size, alpha, weights, taps, stem)
     feats = list(fmodel(x))
