@@ -19,7 +19,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--names", default=None)
-    ap.add_argument("--model", choices=["ssd", "tiny-yolo"], default="ssd")
+    ap.add_argument("--model", default="ssd", help="a train.families name")
     ap.add_argument("--input", type=int, default=320)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--width", type=float, default=0.5)
@@ -33,15 +33,18 @@ def main() -> None:
     tf.config.threading.set_intra_op_parallelism_threads(a.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     from edge.datasets import load_splits
+    from train import families
     from train.augment import AugmentConfig
     from train.data import make_dataset
-    from train.fit import TrainConfig, _anchor_setup, _build
+    from train.fit import TrainConfig
 
     train_ds, _ = load_splits(a.data, names=a.names)
     cfg = TrainConfig(data=a.data, out=Path("/tmp/unused"), model=a.model, input_size=a.input, width=a.width)
-    setup, _ = _anchor_setup(cfg, train_ds)
-    model, encoder, losses, _, shapes, _ = _build(cfg, len(train_ds.labels), setup, train_ds.labels, {})
-    model.compile(optimizer="adam", loss=losses)
+    family = families.get(a.model)
+    setup, _ = family.setup(cfg, train_ds)
+    built = family.build(cfg, train_ds.labels, setup, {})
+    model, encoder, shapes = built.model, built.encoder, built.target_shapes
+    model.compile(optimizer="adam", loss=built.losses)
     d = make_dataset(train_ds, a.input, encoder, shapes, a.batch, True, AugmentConfig(mosaic=a.mosaic))
     it = iter(d.repeat())
     t0 = time.perf_counter()

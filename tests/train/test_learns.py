@@ -66,10 +66,25 @@ def test_batchnorm_momentum_is_short_enough_for_from_scratch_runs(build: str) ->
     assert found and all(b.momentum == BN_MOMENTUM for b in found), {b.name: b.momentum for b in found}
 
 
-@pytest.mark.parametrize(("size", "min_stride"), [(128, 8), (320, 8), (320, 16)])
-def test_feature_map_sizes_match_the_built_model(size: int, min_stride: int) -> None:
-    model, spec = build_ssd(size, 2, alpha=0.35, min_stride=min_stride)
+@pytest.mark.parametrize(("size", "min_stride", "alpha", "neck", "stem"),
+                         [(128, 8, 0.35, "fpn", None), (320, 8, 0.35, "fpn", None),
+                          (320, 16, 0.35, "fpn", None),
+                          (128, 8, 0.75, "fpn", "fused"),  # Keras rounds block 2's channels up at 0.75
+                          (128, 8, 0.35, "none", "mbv2")])  # the classic SSDLite
+def test_feature_map_sizes_match_the_built_model(size: int, min_stride: int, alpha: float, neck: str,
+                                                 stem: str | None) -> None:
+    model, spec = build_ssd(size, 2, alpha=alpha, min_stride=min_stride, neck=neck, stem=stem)
     assert spec.feature_map_sizes_hw == feature_map_sizes(size, min_stride)
     assert spec.feature_map_sizes_hw[0] == (size // min_stride, size // min_stride)
     anchors = sum(h * w * n for (h, w), n in zip(spec.feature_map_sizes_hw, spec.boxes_per_location()))
     assert model.outputs[0].shape[1] == anchors
+    # from scratch the fused stem replaces Conv1 and blocks 0-2; the classic keeps MobileNetV2's
+    layers = {layer.name for layer in model.get_layer("backbone").layers}
+    assert ("Conv1" in layers, "stem0_conv" in layers) == ((True, False) if stem == "mbv2" else (False, True))
+
+
+def test_ssd_refuses_an_unknown_neck_or_stem() -> None:
+    with pytest.raises(ValueError, match="SSD neck must be one of"):
+        build_ssd(96, 2, alpha=0.35, neck="bifpn")
+    with pytest.raises(ValueError, match="MobileNetV2 stem must be one of"):
+        build_ssd(96, 2, alpha=0.35, stem="resnet")
