@@ -91,7 +91,7 @@ def _fused_stem(x, c0: int, c2: int, bn_momentum: float):
     """Stride-4 stem of regular 3x3 convs in place of MobileNetV2's Conv1 and blocks 0-2
     (Fused-MBConv, as EfficientNetV2 and MobileDets use early on). Those blocks run 1x1 and
     depthwise convs on 160x160 and 80x80 maps with few channels: memory-bound, and on a 2-core
-    CPU they took 71 % of the backbone's training step (docs/benchmarks.md). Output: the
+    CPU they took 62-71 % of the backbone's training step (docs/benchmarks.md). Output: the
     ``c2`` channels of block 2's bottleneck, linear, as block 3 expects; ``c0`` is Conv1's."""
     def cbn(x, filters, kernel, stride, name, act=True):
         x = keras.layers.Conv2D(filters, kernel, stride, padding="same", use_bias=False,

@@ -3,8 +3,11 @@
 [B, A, C+1] (sigmoid; column 0 background), anchors ordered (layer, y, x, box) as
 ``edge.core.anchors.ssd_anchors`` generates them.
 
-Only Edge TPU-mappable ops: static shapes, conv / depthwise conv, batch norm (folded),
-ReLU6, reshape, concatenation, sigmoid.
+From scratch the backbone's stem is fused and an FPNLite neck feeds the heads
+(``train.models.backbone.mobilenet_v2_features``, ``_fpn``; docs/training.md).
+
+Only Edge TPU-mappable ops: static shapes, conv / depthwise conv / transposed conv, batch norm
+(folded), ReLU6, add, reshape, concatenation, sigmoid.
 """
 
 from __future__ import annotations
