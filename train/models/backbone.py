@@ -87,29 +87,30 @@ STEMS = ("mbv2", "fused")
 FUSED_STEM_HANDOVER = "block_3_expand"
 
 
-def _fused_stem(x, c0: int, c2: int, bn_momentum: float):
+def conv_bn_relu6(x, filters: int, kernel: int, name: str, stride: int = 1, act: bool = True):
+    """Conv (no bias) + BatchNorm (``BN_MOMENTUM``) + ReLU6 (left out with ``act=False``: a linear
+    bottleneck); layers ``{name}_conv``, ``{name}_bn``, ``{name}_relu6``."""
+    x = keras.layers.Conv2D(filters, kernel, stride, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
+    return keras.layers.ReLU(6.0, name=f"{name}_relu6")(x) if act else x
+
+
+def _fused_stem(x, c0: int, c2: int):
     """Stride-4 stem of regular 3x3 convs in place of MobileNetV2's Conv1 and blocks 0-2
     (Fused-MBConv, as EfficientNetV2 and MobileDets use early on). Those blocks run 1x1 and
     depthwise convs on 160x160 and 80x80 maps with few channels: memory-bound, and on a 2-core
     CPU they took 62-71 % of the backbone's training step (docs/benchmarks.md). Output: the
     ``c2`` channels of block 2's bottleneck, linear, as block 3 expects; ``c0`` is Conv1's."""
-    def cbn(x, filters, kernel, stride, name, act=True):
-        x = keras.layers.Conv2D(filters, kernel, stride, padding="same", use_bias=False,
-                                name=f"{name}_conv")(x)
-        x = keras.layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn")(x)
-        return keras.layers.ReLU(6.0, name=f"{name}_relu6")(x) if act else x
-
-    x = cbn(x, c0, 3, 2, "stem0")  # as Conv1
-    x = cbn(x, 2 * c2, 3, 2, "stem1")  # fused blocks 0-1: stride 4
-    x = cbn(x, c2, 1, 1, "stem1_project", act=False)
-    y = cbn(x, 4 * c2, 3, 1, "stem2")  # fused block 2, residual
-    y = cbn(y, c2, 1, 1, "stem2_project", act=False)
+    x = conv_bn_relu6(x, c0, 3, "stem0", stride=2)  # as Conv1
+    x = conv_bn_relu6(x, 2 * c2, 3, "stem1", stride=2)  # fused blocks 0-1: stride 4
+    x = conv_bn_relu6(x, c2, 1, "stem1_project", act=False)
+    y = conv_bn_relu6(x, 4 * c2, 3, "stem2")  # fused block 2, residual
+    y = conv_bn_relu6(y, c2, 1, "stem2_project", act=False)
     return keras.layers.Add(name="stem2_add")([x, y])
 
 
 def mobilenet_v2_features(input_size: int, alpha: float, weights: str | Path | None,
-                          taps: list[str], stem: str = "mbv2",
-                          bn_momentum: float = BN_MOMENTUM) -> keras.Model:
+                          taps: list[str], stem: str = "mbv2") -> keras.Model:
     """MobileNetV2 feature extractor: input in [-1, 1], outputs the named layers ``taps``.
 
     ``stem``: ``mbv2`` (the published layout; ImageNet weights load into all of it) or
@@ -117,11 +118,11 @@ def mobilenet_v2_features(input_size: int, alpha: float, weights: str | Path | N
     and a weights file loads there by layer name)."""
     if stem not in STEMS:
         raise ValueError(f"MobileNetV2 stem must be one of {STEMS}, got {stem!r}")
-    base = mobilenet_v2(input_size, alpha, weights, bn_momentum)
+    base = mobilenet_v2(input_size, alpha, weights)
     if stem == "mbv2":
         return keras.Model(base.input, [base.get_layer(n).output for n in taps], name="backbone")
     tail = keras.Model(base.get_layer(FUSED_STEM_HANDOVER).input,
                        [base.get_layer(n).output for n in taps], name="mobilenet_v2_from_block_3")
     inp = keras.Input((input_size, input_size, 3), name="image_pm1")
     c0, c2 = base.get_layer("Conv1").filters, tail.input.shape[-1]  # as Keras rounded them for alpha
-    return keras.Model(inp, tail(_fused_stem(inp, c0, c2, bn_momentum)), name="backbone")
+    return keras.Model(inp, tail(_fused_stem(inp, c0, c2)), name="backbone")

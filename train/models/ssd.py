@@ -20,7 +20,13 @@ import numpy as np
 from keras import layers
 
 from edge.core.anchors import SsdAnchorSpec
-from train.models.backbone import BN_MOMENTUM, check_weights, mobilenet_v2_features, scaled_channels
+from train.models.backbone import (
+    BN_MOMENTUM,
+    check_weights,
+    conv_bn_relu6,
+    mobilenet_v2_features,
+    scaled_channels,
+)
 
 # feature maps taken from MobileNetV2 by stride: the expansions before the stride-2 depthwise
 # convs of blocks 6 and 13 (strides 8, 16) and the output (32)
@@ -43,12 +49,6 @@ def feature_map_sizes(input_size: int, min_stride: int = 16,
 PRIOR = 0.01  # initial foreground probability: stable focal loss start (RetinaNet)
 
 
-def _conv_bn_relu6(x, filters: int, kernel: int, stride: int, name: str):
-    x = layers.Conv2D(filters, kernel, stride, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
-    return layers.ReLU(6.0, name=f"{name}_relu6")(x)
-
-
 def _sep(x, name: str, stride: int = 1):
     """Depthwise 3x3 + BN + ReLU6, then pointwise (SSDLite)."""
     x = layers.DepthwiseConv2D(3, stride, padding="same", use_bias=False, name=f"{name}_dw")(x)
@@ -64,8 +64,7 @@ def _fpn(feats: list, depth: int) -> list:
     transposed conv (as tiny-YOLO's): Keras 3's UpSampling2D lowers to TILE, which the Edge TPU
     does not map. The head's depthwise 3x3 smooths each merged level."""
     def lateral(f, i):
-        f = layers.Conv2D(depth, 1, use_bias=False, name=f"fpn{i}_lat")(f)
-        return layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"fpn{i}_lat_bn")(f)
+        return conv_bn_relu6(f, depth, 1, f"fpn{i}_lat", act=False)
 
     top = layers.ReLU(6.0, name=f"fpn{len(feats) - 1}_relu6")(lateral(feats[-1], len(feats) - 1))
     out = [top]
@@ -117,9 +116,9 @@ def build_ssd(
     if neck == "fpn":
         feats = _fpn(feats, scaled_channels(FPN_DEPTH, alpha))
     for i in range(extra_layers):
-        y = _conv_bn_relu6(y, 128 if i else 256, 1, 1, f"extra{i}_pw")
+        y = conv_bn_relu6(y, 128 if i else 256, 1, f"extra{i}_pw")
         y = _sep(y, f"extra{i}", stride=2)
-        y = _conv_bn_relu6(y, 256, 1, 1, f"extra{i}_out")
+        y = conv_bn_relu6(y, 256, 1, f"extra{i}_out")
         feats.append(y)
     sizes = tuple((int(f.shape[1]), int(f.shape[2])) for f in feats)
     spec = replace(anchor_spec or SsdAnchorSpec(sizes), feature_map_sizes_hw=sizes)

@@ -16,18 +16,13 @@ import numpy as np
 from keras import layers
 
 from train.models.backbone import BN_MOMENTUM, check_scratch_model, load_local_weights, scaled_channels
+from train.models.backbone import conv_bn_relu6 as _cbr
 
 STRIDES = (16, 32)
 STRIDES_3L = (8, 16, 32)
 STRIDES_FINE = (8, 16)  # no stride-32 head: for data whose objects are all small
 ALLOWED_STRIDES = (STRIDES, STRIDES_3L, STRIDES_FINE)
 PRIOR_OBJ = 0.01
-
-
-def _cbr(x, filters: int, kernel: int, name: str, stride: int = 1):
-    x = layers.Conv2D(filters, kernel, stride, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
-    return layers.ReLU(6.0, name=f"{name}_relu6")(x)
 
 
 def _head(x, anchors: int, num_classes: int, name: str):

@@ -20,6 +20,7 @@ import numpy as np
 from keras import layers
 
 from train.models.backbone import BN_MOMENTUM, check_scratch_model, load_local_weights, scaled_channels
+from train.models.backbone import conv_bn_relu6 as _cbr
 
 STRIDES = (8, 16, 32)
 LTRB_RANGE = 16.0  # an output of 1.0 reaches 16 strides from the point (YOLOv8's reg_max)
@@ -29,12 +30,6 @@ PRIOR_DIST = 2.0  # initial edge distance, in strides: boxes start ~4 cells wide
 
 def _logit(p: float) -> float:
     return float(np.log(p / (1 - p)))
-
-
-def _cbr(x, filters: int, kernel: int, name: str, stride: int = 1):
-    x = layers.Conv2D(filters, kernel, stride, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
-    return layers.ReLU(6.0, name=f"{name}_relu6")(x)
 
 
 def _c2f(x, filters: int, n: int, name: str, shortcut: bool = True):
