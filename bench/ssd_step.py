@@ -4,8 +4,9 @@
     python bench/ssd_step.py --threads 2 --stages        # also: MobileNetV2 cut stage by stage
 
 Variants (batch 16, 320 px, width 0.5, min stride 8, 13 classes, synthetic data, the SSD's real
-losses, AdamW): the classic SSDLite (MobileNetV2 stem, heads on the backbone taps), each lever
-alone, and both. Each variant is timed in ``--rounds`` interleaved rounds, so the VM's drift
+losses, AdamW): the classic SSDLite (MobileNetV2 stem, heads on the backbone taps), the FPNLite
+neck and the fused stem alone and together, then heavier heads on top of both (wider FPN levels,
+one more SSDLite layer per head). Each variant is timed in ``--rounds`` interleaved rounds, so the VM's drift
 hits all of them alike; the table gives the median seconds per step and the ratio to the
 classic. ``--stages``: cumulative step time of MobileNetV2 cut after each stage (MSE on the cut
 tensor), so the increments say what each stage costs.
@@ -22,7 +23,16 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-VARIANTS = [("none", "mbv2"), ("fpn", "mbv2"), ("none", "fused"), ("fpn", "fused")]
+# (label, build_ssd keywords); the first is the reference of the ratio column
+VARIANTS = [
+    ("classic SSDLite", {"neck": "none", "stem": "mbv2"}),
+    ("FPNLite", {"neck": "fpn", "stem": "mbv2"}),
+    ("fused stem", {"neck": "none", "stem": "fused"}),
+    ("FPNLite + fused", {"neck": "fpn", "stem": "fused"}),
+    ("+ FPN depth 128", {"neck": "fpn", "stem": "fused", "fpn_depth": 128}),
+    ("+ 1 head layer", {"neck": "fpn", "stem": "fused", "head_layers": 1}),
+    ("+ depth 128, 1 head layer", {"neck": "fpn", "stem": "fused", "fpn_depth": 128, "head_layers": 1}),
+]
 STAGES = ["Conv1_relu", "expanded_conv_project_BN", "block_1_expand_relu", "block_1_project_BN",
           "block_2_add", "block_5_add", "block_6_expand_relu", "block_12_add", "block_13_expand_relu",
           "block_16_project_BN", "out_relu"]
@@ -71,24 +81,24 @@ def variant_costs(size: int, width: float, batch: int, steps: int, rounds: int) 
 
     x = np.random.default_rng(0).uniform(0, 1, (batch * steps, size, size, 3)).astype(np.float32)
     runs = {}
-    for neck, stem in VARIANTS:
-        model, _ = build_ssd(size, 13, None, width, None, min_stride=8, neck=neck, stem=stem)
+    for label, kw in VARIANTS:
+        model, _ = build_ssd(size, 13, None, width, None, min_stride=8, **kw)
         a = model.outputs[0].shape[1]
         ys = [np.zeros((len(x), a, 5), np.float32), np.zeros((len(x), a, 15), np.float32)]
         ys[1][..., 0] = ys[1][..., -1] = 1.0  # all background, all counted
         model.compile(optimizer=keras.optimizers.AdamW(1e-3), loss=[SsdBoxLoss(), SsdFocalLoss()])
         model.fit(x[:batch], [y[:batch] for y in ys], batch_size=batch, epochs=1, verbose=0)  # trace
-        runs[(neck, stem)] = (model, ys, [])
+        runs[label] = (model, ys, [])
     for _ in range(rounds):
         for model, ys, ts in runs.values():
             t = time.perf_counter()
             model.fit(x, ys, batch_size=batch, epochs=1, verbose=0)
             ts.append((time.perf_counter() - t) / steps)
-    ref = float(np.median(runs[VARIANTS[0]][2]))
-    print(f"{'neck':<6} {'stem':<6} {'params':>9} {'s/step':>7} {'img/s':>6} {'/ classic':>9}")
-    for (neck, stem), (model, _, ts) in runs.items():
+    ref = float(np.median(runs[VARIANTS[0][0]][2]))
+    print(f"{'variant':<27} {'params':>9} {'s/step':>7} {'img/s':>6} {'/ classic':>9}")
+    for label, (model, _, ts) in runs.items():
         s = float(np.median(ts))
-        print(f"{neck:<6} {stem:<6} {model.count_params():>9} {s:>7.3f} {batch / s:>6.1f} {s / ref:>9.2f}")
+        print(f"{label:<27} {model.count_params():>9} {s:>7.3f} {batch / s:>6.1f} {s / ref:>9.2f}")
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ WEIGHT_DECAY = 0.05
 # FPNLite top-down path over the backbone taps; with the fused stem (train.models.ssd picks it when
 # training from scratch) chess 25 CPU-minutes went from 0.409 to 0.542 val mAP@[.5:.95]
 NECK = "fpn"
+HEAD_LAYERS = 0
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,12 @@ class SsdFamily:
 
     def build(self, cfg, labels, setup, provenance) -> Built:
         n = len(labels)
+        depth = cfg.extra.get("ssd_fpn_depth")
         model, spec = build_ssd(cfg.input_size, n, setup["spec"], cfg.width, cfg.weights,
                                 min_stride=setup["min_stride"], neck=cfg.extra.get("ssd_neck", NECK),
-                                stem=cfg.extra.get("ssd_stem"))
+                                stem=cfg.extra.get("ssd_stem"),
+                                fpn_depth=int(depth) if depth else None,
+                                head_layers=int(cfg.extra.get("ssd_head_layers", HEAD_LAYERS)))
         enc = SsdTargetEncoder(spec, n, assigner=cfg.ssd_assigner)
         md = ssd_metadata(labels, cfg.input_size, spec, "ssd_mobilenetv2", provenance)
         a = len(enc.anchors_cxcywh)

@@ -87,6 +87,8 @@ def build_ssd(
     min_stride: int = 16,
     neck: str = "fpn",
     stem: str | None = None,
+    fpn_depth: int | None = None,
+    head_layers: int = 0,
 ) -> tuple[keras.Model, SsdAnchorSpec]:
     """Build the model; returns it and the anchor spec with the real feature-map sizes.
 
@@ -98,6 +100,9 @@ def build_ssd(
     stem: ``mbv2`` or ``fused`` (``train.models.backbone.mobilenet_v2_features``); None: the
         published ``mbv2`` when ``weights`` are given (all of them load), else ``fused``
         (~2x faster training steps from scratch on a CPU).
+    fpn_depth: channels of the FPN levels; None: ``FPN_DEPTH`` scaled by ``alpha``.
+    head_layers: SSDLite layers (depthwise 3x3, then 1x1 to the level's depth, BN, ReLU6) each
+        head runs before its predictor's depthwise 3x3; 0: the classic SSDLite head.
     """
     if neck not in NECKS:
         raise ValueError(f"SSD neck must be one of {NECKS}, got {neck!r}")
@@ -114,7 +119,7 @@ def build_ssd(
     feats = list(fmodel(x))
     y = feats[-1]
     if neck == "fpn":
-        feats = _fpn(feats, scaled_channels(FPN_DEPTH, alpha))
+        feats = _fpn(feats, fpn_depth or scaled_channels(FPN_DEPTH, alpha))
     for i in range(extra_layers):
         y = conv_bn_relu6(y, 128 if i else 256, 1, f"extra{i}_pw")
         y = _sep(y, f"extra{i}", stride=2)
@@ -126,7 +131,11 @@ def build_ssd(
     prior_bias = float(np.log(PRIOR / (1 - PRIOR)))
     boxes, scores = [], []
     for i, (f, a) in enumerate(zip(feats, per_loc)):
-        h = _sep(f, f"head{i}")
+        h = f
+        for j in range(head_layers):
+            h = _sep(h, f"head{i}_t{j}")
+            h = conv_bn_relu6(h, min(int(f.shape[-1]), 256), 1, f"head{i}_t{j}_pw")
+        h = _sep(h, f"head{i}")
         b = layers.Conv2D(a * 4, 1, name=f"head{i}_boxes")(h)
         bias = np.full(a * (num_classes + 1), prior_bias, np.float32)
         bias[:: num_classes + 1] = -prior_bias  # background column starts likely
