@@ -6,10 +6,11 @@
 Variants (batch 16, 320 px, width 0.5, min stride 8, 13 classes, synthetic data, the SSD's real
 losses, AdamW): the classic SSDLite (MobileNetV2 stem, heads on the backbone taps), the FPNLite
 neck and the fused stem alone and together, then heavier heads on top of both (wider FPN levels,
-one more SSDLite layer per head). Each variant is timed in ``--rounds`` interleaved rounds, so the VM's drift
-hits all of them alike; the table gives the median seconds per step and the ratio to the
-classic. ``--stages``: cumulative step time of MobileNetV2 cut after each stage (MSE on the cut
-tensor), so the increments say what each stage costs.
+one more SSDLite layer per head, separate box and class towers). Each variant is timed in
+``--rounds`` interleaved rounds, so the VM's drift hits all of them alike; the table gives the
+median seconds per step and the ratio to the classic. ``--stages``: cumulative step time of
+MobileNetV2 cut after each stage (MSE on the cut tensor), so the increments say what each stage
+costs.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ VARIANTS = [
     ("+ FPN depth 128", {"neck": "fpn", "stem": "fused", "fpn_depth": 128}),
     ("+ 1 head layer", {"neck": "fpn", "stem": "fused", "head_layers": 1}),
     ("+ depth 128, 1 head layer", {"neck": "fpn", "stem": "fused", "fpn_depth": 128, "head_layers": 1}),
+    ("+ decoupled", {"neck": "fpn", "stem": "fused", "fpn_depth": 128, "head_layers": 1, "decoupled": True}),
 ]
 STAGES = ["Conv1_relu", "expanded_conv_project_BN", "block_1_expand_relu", "block_1_project_BN",
           "block_2_add", "block_5_add", "block_6_expand_relu", "block_12_add", "block_13_expand_relu",

@@ -23,6 +23,7 @@ WEIGHT_DECAY = 0.05
 # training from scratch) chess 25 CPU-minutes went from 0.409 to 0.542 val mAP@[.5:.95]
 NECK = "fpn"
 HEAD_LAYERS = 0
+DECOUPLED = False
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,13 @@ class SsdFamily:
     def build(self, cfg, labels, setup, provenance) -> Built:
         n = len(labels)
         depth = cfg.extra.get("ssd_fpn_depth")
+        decoupled = str(cfg.extra.get("ssd_decoupled", DECOUPLED)).lower() in ("1", "true")
         model, spec = build_ssd(cfg.input_size, n, setup["spec"], cfg.width, cfg.weights,
                                 min_stride=setup["min_stride"], neck=cfg.extra.get("ssd_neck", NECK),
                                 stem=cfg.extra.get("ssd_stem"),
                                 fpn_depth=int(depth) if depth else None,
-                                head_layers=int(cfg.extra.get("ssd_head_layers", HEAD_LAYERS)))
+                                head_layers=int(cfg.extra.get("ssd_head_layers", HEAD_LAYERS)),
+                                decoupled=decoupled)
         enc = SsdTargetEncoder(spec, n, assigner=cfg.ssd_assigner)
         md = ssd_metadata(labels, cfg.input_size, spec, "ssd_mobilenetv2", provenance)
         a = len(enc.anchors_cxcywh)

@@ -57,6 +57,16 @@ def _sep(x, name: str, stride: int = 1):
     return x
 
 
+def _tower(x, layers_before: int, name: str):
+    """A head's trunk: ``layers_before`` SSDLite layers (depthwise 3x3, then 1x1 to the level's
+    depth, at most 256), then the predictor's depthwise 3x3."""
+    depth = min(int(x.shape[-1]), 256)
+    for j in range(layers_before):
+        x = _sep(x, f"{name}_t{j}")
+        x = conv_bn_relu6(x, depth, 1, f"{name}_t{j}_pw")
+    return _sep(x, name)
+
+
 def _fpn(feats: list, depth: int) -> list:
     """FPNLite top-down path over the backbone taps (finest first): each level is
     ReLU6(BN(1x1 lateral) + 2x upsampled coarser level), so the stride-8 and -16 heads see the
@@ -89,6 +99,7 @@ def build_ssd(
     stem: str | None = None,
     fpn_depth: int | None = None,
     head_layers: int = 0,
+    decoupled: bool = False,
 ) -> tuple[keras.Model, SsdAnchorSpec]:
     """Build the model; returns it and the anchor spec with the real feature-map sizes.
 
@@ -103,6 +114,8 @@ def build_ssd(
     fpn_depth: channels of the FPN levels; None: ``FPN_DEPTH`` scaled by ``alpha``.
     head_layers: SSDLite layers (depthwise 3x3, then 1x1 to the level's depth, BN, ReLU6) each
         head runs before its predictor's depthwise 3x3; 0: the classic SSDLite head.
+    decoupled: boxes and scores each get their own tower (YOLOX's decoupled head); else
+        both 1x1 predictors read one.
     """
     if neck not in NECKS:
         raise ValueError(f"SSD neck must be one of {NECKS}, got {neck!r}")
@@ -131,16 +144,13 @@ def build_ssd(
     prior_bias = float(np.log(PRIOR / (1 - PRIOR)))
     boxes, scores = [], []
     for i, (f, a) in enumerate(zip(feats, per_loc)):
-        h = f
-        for j in range(head_layers):
-            h = _sep(h, f"head{i}_t{j}")
-            h = conv_bn_relu6(h, min(int(f.shape[-1]), 256), 1, f"head{i}_t{j}_pw")
-        h = _sep(h, f"head{i}")
-        b = layers.Conv2D(a * 4, 1, name=f"head{i}_boxes")(h)
+        hb = _tower(f, head_layers, f"head{i}")
+        hs = _tower(f, head_layers, f"head{i}_cls") if decoupled else hb
+        b = layers.Conv2D(a * 4, 1, name=f"head{i}_boxes")(hb)
         bias = np.full(a * (num_classes + 1), prior_bias, np.float32)
         bias[:: num_classes + 1] = -prior_bias  # background column starts likely
         s = layers.Conv2D(a * (num_classes + 1), 1, name=f"head{i}_scores",
-                          bias_initializer=keras.initializers.Constant(bias))(h)
+                          bias_initializer=keras.initializers.Constant(bias))(hs)
         gh, gw = sizes[i]
         boxes.append(layers.Reshape((gh * gw * a, 4), name=f"head{i}_boxes_flat")(b))
         scores.append(layers.Reshape((gh * gw * a, num_classes + 1), name=f"head{i}_scores_flat")(s))
