@@ -83,6 +83,20 @@ def test_feature_map_sizes_match_the_built_model(size: int, min_stride: int, alp
     assert ("Conv1" in layers, "stem0_conv" in layers) == ((True, False) if stem == "mbv2" else (False, True))
 
 
+@pytest.mark.parametrize(("fpn_depth", "head_layers", "decoupled"), [(48, 0, False), (64, 2, True)])
+def test_ssd_head_options_build_what_they_say(fpn_depth: int, head_layers: int, decoupled: bool) -> None:
+    model, spec = build_ssd(96, 2, alpha=0.35, min_stride=8, fpn_depth=fpn_depth, head_layers=head_layers,
+                            decoupled=decoupled)
+    names = {layer.name for layer in model.layers}
+    assert all(model.get_layer(f"fpn{i}_relu6").output.shape[-1] == fpn_depth for i in range(3))
+    for i in range(len(spec.feature_map_sizes_hw)):
+        towers = [f"head{i}_t{j}_pw_conv" in names for j in range(head_layers + 1)]
+        assert towers == [True] * head_layers + [False]
+        assert (f"head{i}_cls_dw" in names) == decoupled
+    anchors = sum(h * w * n for (h, w), n in zip(spec.feature_map_sizes_hw, spec.boxes_per_location()))
+    assert model.outputs[0].shape[1] == model.outputs[1].shape[1] == anchors
+
+
 def test_ssd_refuses_an_unknown_neck_or_stem() -> None:
     with pytest.raises(ValueError, match="SSD neck must be one of"):
         build_ssd(96, 2, alpha=0.35, neck="bifpn")
