@@ -8,9 +8,9 @@ losses, AdamW): the classic SSDLite (MobileNetV2 stem, heads on the backbone tap
 neck and the fused stem alone and together, then heavier heads on top of both (wider FPN levels,
 one more SSDLite layer per head, separate box and class towers). Each variant is timed in
 ``--rounds`` interleaved rounds, so the VM's drift hits all of them alike; the table gives the
-median seconds per step and the ratio to the classic. ``--stages``: cumulative step time of
-MobileNetV2 cut after each stage (MSE on the cut tensor), so the increments say what each stage
-costs.
+median seconds per step and the ratio to the first variant (the classic unless ``--variants``
+picks others). ``--stages``: cumulative step time of MobileNetV2 cut after each stage (MSE on the
+cut tensor), so the increments say what each stage costs.
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ def stage_costs(size: int, width: float, batch: int, steps: int) -> None:
         prev = s
 
 
-def variant_costs(size: int, width: float, batch: int, steps: int, rounds: int) -> None:
+def variant_costs(size: int, width: float, batch: int, steps: int, rounds: int,
+                  picked: list[int] | None = None) -> None:
     import keras
     import numpy as np
 
@@ -83,7 +84,8 @@ def variant_costs(size: int, width: float, batch: int, steps: int, rounds: int) 
 
     x = np.random.default_rng(0).uniform(0, 1, (batch * steps, size, size, 3)).astype(np.float32)
     runs = {}
-    for label, kw in VARIANTS:
+    variants = [VARIANTS[i] for i in picked] if picked else VARIANTS
+    for label, kw in variants:
         model, _ = build_ssd(size, 13, None, width, None, min_stride=8, **kw)
         a = model.outputs[0].shape[1]
         ys = [np.zeros((len(x), a, 5), np.float32), np.zeros((len(x), a, 15), np.float32)]
@@ -96,8 +98,8 @@ def variant_costs(size: int, width: float, batch: int, steps: int, rounds: int) 
             t = time.perf_counter()
             model.fit(x, ys, batch_size=batch, epochs=1, verbose=0)
             ts.append((time.perf_counter() - t) / steps)
-    ref = float(np.median(runs[VARIANTS[0][0]][2]))
-    print(f"{'variant':<27} {'params':>9} {'s/step':>7} {'img/s':>6} {'/ classic':>9}")
+    ref = float(np.median(runs[variants[0][0]][2]))
+    print(f"{'variant':<27} {'params':>9} {'s/step':>7} {'img/s':>6} {'/ first':>9}")
     for label, (model, _, ts) in runs.items():
         s = float(np.median(ts))
         print(f"{label:<27} {model.count_params():>9} {s:>7.3f} {batch / s:>6.1f} {s / ref:>9.2f}")
@@ -112,6 +114,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--stages", action="store_true", help="also cut MobileNetV2 stage by stage")
+    ap.add_argument("--variants", default="", help="comma-separated indices into VARIANTS (default: all); "
+                    "the first is the ratio's reference")
     a = ap.parse_args()
     import tensorflow as tf
 
@@ -119,7 +123,8 @@ def main() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(1)
     if a.stages:
         stage_costs(a.input, a.width, a.batch, max(3, a.steps))
-    variant_costs(a.input, a.width, a.batch, a.steps, a.rounds)
+    picked = [int(i) for i in a.variants.split(",")] if a.variants else None
+    variant_costs(a.input, a.width, a.batch, a.steps, a.rounds, picked)
 
 
 if __name__ == "__main__":
