@@ -74,7 +74,8 @@ class TrainConfig:
     close_augment: float = 0.3
     exist_ok: bool = False  # train again over a finished run in ``out``
     # ablation knobs (bench/train_real.py --set): tiny-YOLO box_gain, obj_gain, cls_gain, obj_balance,
-    # strides; SSD ssd_neck (fpn|none), ssd_stem (fused|mbv2); all families aug_scale, aug_translate
+    # strides; SSD ssd_neck (fpn|none), ssd_stem (fused|mbv2), ssd_fpn_depth, ssd_head_layers,
+    # ssd_decoupled (0|1); all families aug_scale, aug_translate
     extra: dict = field(default_factory=dict)
 
     def check(self) -> None:

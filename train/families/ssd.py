@@ -1,5 +1,6 @@
-"""MobileNetV2 + FPNLite + SSDLite (``train.models.ssd``): anchors fitted to the data, BoxCoder targets,
-smooth-L1 + focal losses, the ``ssd`` decoder (and the fused post-process op at conversion)."""
+"""MobileNetV2 + FPNLite + decoupled SSDLite heads (``train.models.ssd``): anchors fitted to the
+data, BoxCoder targets, smooth-L1 + focal losses, the ``ssd`` decoder (and the fused post-process
+op at conversion)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ DECOUPLED = True
 @dataclass(frozen=True)
 class SsdFamily:
     name: str = "ssd"
-    summary: str = ("MobileNetV2 + FPNLite + SSDLite heads (anchors fitted to the data; fusable "
+    summary: str = ("MobileNetV2 + FPNLite + decoupled SSDLite heads (anchors fitted to the data; fusable "
                     "post-process)")
 
     def setup(self, cfg, train_ds) -> tuple[dict, str]:

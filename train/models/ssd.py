@@ -3,8 +3,9 @@
 [B, A, C+1] (sigmoid; column 0 background), anchors ordered (layer, y, x, box) as
 ``edge.core.anchors.ssd_anchors`` generates them.
 
-From scratch the backbone's stem is fused and an FPNLite neck feeds the heads
-(``train.models.backbone.mobilenet_v2_features``, ``_fpn``; docs/training.md).
+From scratch the backbone's stem is fused; an FPNLite neck feeds decoupled heads (a box and a
+class tower per level; ``train.models.backbone.mobilenet_v2_features``, ``_fpn``, ``_tower``;
+docs/training.md).
 
 Only Edge TPU-mappable ops: static shapes, conv / depthwise conv / transposed conv, batch norm
 (folded), ReLU6, add, reshape, concatenation, sigmoid.
