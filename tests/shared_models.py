@@ -30,12 +30,8 @@ INPUT_SIZE = 96
 # per architecture: TrainConfig fields. Steps dominate (tracing the train step is a fixed
 # ~5-10 s each); max_seconds is a safety net on a loaded machine, not the usual stop.
 TRAIN = {
-    # the last stop's SSD head (shared SSDLite head on 48-channel FPN levels): in 80 steps the
-    # default decoupled head scores nothing above 0.2 yet (val mAP@0.5 0.005), and these models are
-    # here to compare conversions with Keras. The default head's ops are checked by the Edge TPU
-    # pre-check and its learning by the overfit test (tests/train).
     "ssd": {"width": 0.35, "epochs": 2, "steps_per_epoch": 40, "batch_size": 8, "lr": 1e-2,
-            "max_seconds": 90, "extra": {"ssd_fpn_depth": 48, "ssd_head_layers": 0, "ssd_decoupled": 0}},
+            "max_seconds": 90},
     "tiny-yolo": {"width": 0.25, "epochs": 6, "steps_per_epoch": 40, "batch_size": 8, "lr": 1e-2,
                   "max_seconds": 60},
 }

@@ -1,5 +1,5 @@
-"""MobileNetV2 + FPNLite + decoupled SSDLite heads (``train.models.ssd``): anchors fitted to the
-data, BoxCoder targets, smooth-L1 + focal losses, the ``ssd`` decoder (and the fused post-process
+"""MobileNetV2 + FPNLite + SSDLite heads (``train.models.ssd``): anchors fitted to the data,
+BoxCoder targets, smooth-L1 + focal losses, the ``ssd`` decoder (and the fused post-process
 op at conversion)."""
 
 from __future__ import annotations
@@ -23,17 +23,18 @@ WEIGHT_DECAY = 0.05
 # FPNLite top-down path over the backbone taps; with the fused stem (train.models.ssd picks it when
 # training from scratch) chess 25 CPU-minutes went from 0.409 to 0.542 val mAP@[.5:.95]
 NECK = "fpn"
-# heads: one SSDLite layer before each predictor, separate box and class towers (YOLOX's decoupled
-# head). With 128-channel FPN levels, chess 12 CPU-minutes, epoch 8: 0.29 -> 0.42 val mAP@0.5; the
-# classifier was the weak part (bishops 0.36, knights 0.49 AP@0.5 where tiny-YOLO scores >= 0.85)
-HEAD_LAYERS = 1
-DECOUPLED = True
+# heads (ablation knobs ssd_fpn_depth, ssd_head_layers, ssd_decoupled): 128-channel FPN levels, one
+# SSDLite layer per head and decoupled box/class towers learn far more per epoch (chess, epoch 20:
+# 0.744 against 0.615 val mAP@0.5) but in 25 CPU-minutes got 21 epochs instead of 32 and ended level
+# (0.744 / 0.526 against 0.732 / 0.542), and the model's invoke() took 1.5x as long (docs/benchmarks.md)
+HEAD_LAYERS = 0
+DECOUPLED = False
 
 
 @dataclass(frozen=True)
 class SsdFamily:
     name: str = "ssd"
-    summary: str = ("MobileNetV2 + FPNLite + decoupled SSDLite heads (anchors fitted to the data; fusable "
+    summary: str = ("MobileNetV2 + FPNLite + SSDLite heads (anchors fitted to the data; fusable "
                     "post-process)")
 
     def setup(self, cfg, train_ds) -> tuple[dict, str]:

@@ -3,9 +3,9 @@
 [B, A, C+1] (sigmoid; column 0 background), anchors ordered (layer, y, x, box) as
 ``edge.core.anchors.ssd_anchors`` generates them.
 
-From scratch the backbone's stem is fused; an FPNLite neck feeds decoupled heads (a box and a
-class tower per level; ``train.models.backbone.mobilenet_v2_features``, ``_fpn``, ``_tower``;
-docs/training.md).
+From scratch the backbone's stem is fused and an FPNLite neck feeds the heads
+(``train.models.backbone.mobilenet_v2_features``, ``_fpn``; docs/training.md). Heavier heads
+(``head_layers``, ``decoupled``, ``fpn_depth``) are options.
 
 Only Edge TPU-mappable ops: static shapes, conv / depthwise conv / transposed conv, batch norm
 (folded), ReLU6, add, reshape, concatenation, sigmoid.
@@ -34,10 +34,7 @@ from train.models.backbone import (
 BACKBONE_TAPS = {8: "block_6_expand_relu", 16: "block_13_expand_relu", 32: "out_relu"}
 MIN_STRIDES = (8, 16)
 NECKS = ("none", "fpn")
-# channels of the FPN levels (TF OD API's FPNLite: 128), scaled up with width > 1 but not down: at
-# width 0.5 the 64-channel levels starved the class head (chess, 12 CPU-minutes, epoch 8: 64 channels
-# 0.29 mAP@0.5; 128 + one head layer 0.37; + decoupled towers 0.42, docs/benchmarks.md)
-FPN_DEPTH = 128
+FPN_DEPTH = 128  # channels of the FPN levels at width 1 (TF OD API's FPNLite), scaled by width
 
 
 def feature_map_sizes(input_size: int, min_stride: int = 16,
@@ -102,8 +99,8 @@ def build_ssd(
     neck: str = "fpn",
     stem: str | None = None,
     fpn_depth: int | None = None,
-    head_layers: int = 1,
-    decoupled: bool = True,
+    head_layers: int = 0,
+    decoupled: bool = False,
 ) -> tuple[keras.Model, SsdAnchorSpec]:
     """Build the model; returns it and the anchor spec with the real feature-map sizes.
 
@@ -115,7 +112,7 @@ def build_ssd(
     stem: ``mbv2`` or ``fused`` (``train.models.backbone.mobilenet_v2_features``); None: the
         published ``mbv2`` when ``weights`` are given (all of them load), else ``fused``
         (~2x faster training steps from scratch on a CPU).
-    fpn_depth: channels of the FPN levels; None: ``FPN_DEPTH``, scaled by ``alpha`` above 1.
+    fpn_depth: channels of the FPN levels; None: ``FPN_DEPTH`` scaled by ``alpha``.
     head_layers: SSDLite layers (depthwise 3x3, then 1x1 to the level's depth, BN, ReLU6) each
         head runs before its predictor's depthwise 3x3; 0: the classic SSDLite head.
     decoupled: boxes and scores each get their own tower (YOLOX's decoupled head); else
@@ -136,7 +133,7 @@ def build_ssd(
     feats = list(fmodel(x))
     y = feats[-1]
     if neck == "fpn":
-        feats = _fpn(feats, fpn_depth or scaled_channels(FPN_DEPTH, max(alpha, 1.0)))
+        feats = _fpn(feats, fpn_depth or scaled_channels(FPN_DEPTH, alpha))
     for i in range(extra_layers):
         y = conv_bn_relu6(y, 128 if i else 256, 1, f"extra{i}_pw")
         y = _sep(y, f"extra{i}", stride=2)
