@@ -25,14 +25,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # (label, build_ssd keywords); the first is the reference of the ratio column
+_SHARED = {"head_layers": 0, "decoupled": False}  # the default head, spelled out
 VARIANTS = [
-    ("classic SSDLite", {"neck": "none", "stem": "mbv2"}),
-    ("FPNLite", {"neck": "fpn", "stem": "mbv2"}),
-    ("fused stem", {"neck": "none", "stem": "fused"}),
-    ("FPNLite + fused", {"neck": "fpn", "stem": "fused"}),
-    ("+ FPN depth 128", {"neck": "fpn", "stem": "fused", "fpn_depth": 128}),
-    ("+ 1 head layer", {"neck": "fpn", "stem": "fused", "head_layers": 1}),
-    ("+ depth 128, 1 head layer", {"neck": "fpn", "stem": "fused", "fpn_depth": 128, "head_layers": 1}),
+    ("classic SSDLite", {"neck": "none", "stem": "mbv2", **_SHARED}),
+    ("FPNLite", {"neck": "fpn", "stem": "mbv2", **_SHARED}),
+    ("fused stem", {"neck": "none", "stem": "fused", **_SHARED}),
+    ("FPNLite + fused", {"neck": "fpn", "stem": "fused", **_SHARED}),
+    ("+ FPN depth 128", {"neck": "fpn", "stem": "fused", "fpn_depth": 128, **_SHARED}),
+    ("+ 1 head layer", {"neck": "fpn", "stem": "fused", "head_layers": 1, "decoupled": False}),
+    ("+ depth 128, 1 head layer", {"neck": "fpn", "stem": "fused", "fpn_depth": 128, "head_layers": 1,
+                                   "decoupled": False}),
     ("+ decoupled", {"neck": "fpn", "stem": "fused", "fpn_depth": 128, "head_layers": 1, "decoupled": True}),
 ]
 STAGES = ["Conv1_relu", "expanded_conv_project_BN", "block_1_expand_relu", "block_1_project_BN",
