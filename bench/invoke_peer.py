@@ -16,7 +16,6 @@ import os
 import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -42,23 +41,17 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=40)
     ap.add_argument("--rounds", type=int, default=9)
     a = ap.parse_args()
+    from _invoke import backend_invoke_ms  # bench/ is on sys.path when run as a script
+
     from edge.backends.tflite import TfliteBackend
 
     runs = []
     for p in a.models:
         b = TfliteBackend(p, threads=a.threads)
-        x = frame_for(b)
-        for _ in range(5):
-            b.invoke(x)
-        runs.append((p, b, x, []))
+        runs.append((p, b, frame_for(b), []))
     for _ in range(a.rounds):
         for _, b, x, ts in runs:
-            t = []
-            for _ in range(a.iters):
-                t0 = time.perf_counter()
-                b.invoke(x)
-                t.append((time.perf_counter() - t0) * 1e3)
-            ts.append(statistics.median(t))
+            ts.append(backend_invoke_ms(b, x, a.iters))
     print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} cpus, "
           f"{runs[0][1].runtime}, {a.threads} threads, median of {a.rounds} interleaved rounds of {a.iters}")
     ref = statistics.median(runs[0][3])
