@@ -41,7 +41,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", choices=sorted(SETTINGS), required=True)
     ap.add_argument("--model", required=True, help="a train.families name (yolo-nano, tiny-yolo, ssd)")
-    ap.add_argument("--minutes", type=float, default=6.0, help="training wall-time budget")
+    ap.add_argument("--minutes", type=float, default=6.0,
+                    help="training wall-time budget; 0: no budget, exactly --epochs (per-epoch ablations "
+                         "that the VM's speed swings cannot bias)")
     ap.add_argument("--epochs", type=int, default=100)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--width", type=float, default=0.5)
@@ -82,7 +84,7 @@ def main() -> None:
     t0 = time.perf_counter()
     r = train(TrainConfig(data=path, out=out, model=a.model, input_size=size, epochs=a.epochs,
                           batch_size=a.batch, width=a.width, names=names, train_split=tr, val_split=va,
-                          time_minutes=a.minutes, patience=1000, verbose=2, lr=a.lr, seed=a.seed,
+                          time_minutes=a.minutes or None, patience=1000, verbose=2, lr=a.lr, seed=a.seed,
                           weight_decay=a.weight_decay,
                           ssd_min_stride=a.ssd_min_stride, mosaic=a.mosaic, ema=not a.no_ema,
                           close_augment=a.close_augment,
