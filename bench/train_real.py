@@ -56,8 +56,9 @@ def main() -> None:
                     help="AdamW kernel decay (default: the family's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mosaic", type=float, default=0.0, help="mosaic probability")
-    ap.add_argument("--close-augment", type=float, default=0.3,
-                    help="last fraction of the epochs without mosaic and scale/translate jitter")
+    ap.add_argument("--close-augment", type=float, default=None,
+                    help="last fraction of the epochs without mosaic and scale/translate jitter "
+                         "(default: the family's)")
     ap.add_argument("--ssd-assigner", choices=["iou", "atss"], default="iou")
     ap.add_argument("--ssd-iou-loss", type=float, default=0.0, help="SSD (1 - CIoU) box-loss gain")
     ap.add_argument("--no-ema", action="store_true", help="ablation: validate the raw weights")

@@ -71,7 +71,7 @@ class TrainConfig:
     final_lr: float = 0.01  # cosine ends at lr * final_lr
     # for this last fraction of the planned epochs, mosaic and the scale/translate jitter are off
     # (YOLOX's no-aug epochs): the model ends on images framed as the device frames them
-    close_augment: float = 0.3
+    close_augment: float | None = None  # None: the family's (``Built.close_augment``)
     exist_ok: bool = False  # train again over a finished run in ``out``
     # ablation knobs (bench/train_real.py --set): tiny-YOLO box_gain, obj_gain, cls_gain, obj_balance,
     # strides; SSD ssd_neck (fpn|none), ssd_stem (fused|mbv2), ssd_fpn_depth, ssd_head_layers,
@@ -84,7 +84,7 @@ class TrainConfig:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         if self.time_minutes is not None and self.time_minutes <= 0:
             raise ValueError(f"time budget must be > 0 minutes, got {self.time_minutes}")
-        if not 0.0 <= self.close_augment < 1.0:
+        if self.close_augment is not None and not 0.0 <= self.close_augment < 1.0:
             raise ValueError(f"close_augment must be a fraction in [0, 1), got {self.close_augment}")
         if self.lr is not None and not self.lr > 0:
             raise ValueError(f"learning rate must be > 0, got {self.lr}")
@@ -231,6 +231,7 @@ def train(cfg: TrainConfig) -> TrainResult:
         jit = built.jit_compile and cfg.strategy == "default"
         lr = cfg.lr if cfg.lr is not None else built.lr
         wd = cfg.weight_decay if cfg.weight_decay is not None else built.weight_decay
+        close = cfg.close_augment if cfg.close_augment is not None else built.close_augment
         built.model.compile(optimizer=_optimizer(lr, wd), loss=built.losses, jit_compile=jit)
     model, md = built.model, built.metadata
     if built.note:
@@ -250,8 +251,8 @@ def train(cfg: TrainConfig) -> TrainResult:
             aug_state["cfg"] = closing(aug_state["cfg"])
 
     budget = cfg.time_minutes * 60 if cfg.time_minutes else None
-    schedule = Schedule(lr, cfg.epochs, steps, cfg.batch_size, cfg.final_lr, budget, cfg.close_augment,
-                        close_augment if cfg.augment and cfg.close_augment > 0 else None,
+    schedule = Schedule(lr, cfg.epochs, steps, cfg.batch_size, cfg.final_lr, budget, close,
+                        close_augment if cfg.augment and close > 0 else None,
                         verbose=cfg.verbose > 0)
     write_metadata(md, out / "model.keras")
     map_cb = MapCallback(val_ds, md)

@@ -42,6 +42,9 @@ class Built:
     lr: float = 2e-3
     # decoupled weight decay (AdamW) on the conv kernels when the user gives none; 0: plain Adam
     weight_decay: float = 0.0
+    # last fraction of the planned epochs without mosaic and scale/translate jitter, when the user
+    # gives none (YOLOX's no-aug epochs; measured per family, docs/benchmarks.md)
+    close_augment: float = 0.3
 
 
 class ModelFamily(Protocol):
