@@ -48,7 +48,7 @@ class ToyFamily:
                      YoloTargetEncoder(s, list(STRIDES), a, n).encode_batch,
                      [YoloLoss(st, an, n, s) for st, an in zip(STRIDES, a)],
                      yolo_metadata(labels, s, list(STRIDES), a, "toy", provenance),
-                     [(s // st, s // st, 2 * (5 + n)) for st in STRIDES])
+                     [(s // st, s // st, 2 * (5 + n)) for st in STRIDES], close_augment=0.5)
 
 
 FAMILY = ToyFamily()
@@ -75,7 +75,8 @@ def test_unknown_family_names_the_registered_ones() -> None:
 
 @pytest.mark.slow
 def test_a_family_in_its_own_module_trains_converts_and_runs(tmp_path: Path, synth_data: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
     from convert.pipeline import ConvertOptions, convert_run
     from edge.detector import Detector
     from edge.evaluation.evaluate import read_bgr
@@ -84,8 +85,10 @@ def test_a_family_in_its_own_module_trains_converts_and_runs(tmp_path: Path, syn
     (tmp_path / "toy_family_mod.py").write_text(TOY_FAMILY)
     monkeypatch.syspath_prepend(str(tmp_path))
     r = train(TrainConfig(data=synth_data, out=tmp_path / "run", model="toy_family_mod:FAMILY", input_size=96,
-                          epochs=2, batch_size=8, lr=1e-2, augment=False, verbose=0, steps_per_epoch=10))
+                          epochs=2, batch_size=8, lr=1e-2, verbose=1, steps_per_epoch=10))
     assert "toy-grid" in families.names() and r.metadata.provenance["family"] == "toy-grid"
+    # the family's own closing fraction (Built.close_augment) is what the schedule used
+    assert "epoch 2/2: last 50% of the schedule" in capsys.readouterr().out
     assert (r.out / "model.keras").is_file()
     res = convert_run(r.out, tmp_path / "toy.tflite", ConvertOptions(
         quant="int8", calib_data=synth_data / "train" / "images", calib_count=8, val_data=synth_data,
