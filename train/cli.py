@@ -64,7 +64,7 @@ Examples:
 @click.option("--close-augment", type=float, default=None,
               help="Last fraction of the planned epochs trained without mosaic and scale/translate "
                    "jitter (flip and colour stay), on images framed as the device frames them. "
-                   "Default: the family's (ssd 0.9, the others 0.3).")
+                   "Default: the family's (ssd 0.6, the others 0.3).")
 @click.option("--patience", type=int, default=10, show_default=True, help="Early stopping (epochs).")
 @click.option("--steps-per-epoch", type=int, default=None)
 @click.option("--max-val-images", type=int, default=None, help="Cap validation images per epoch.")
