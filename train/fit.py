@@ -237,8 +237,9 @@ def train(cfg: TrainConfig) -> TrainResult:
     if built.note:
         print(built.note, flush=True)
     print(f"peak learning rate {lr:g}" + (" (the family's default)" if cfg.lr is None else "")
-          + f", weight decay {wd:g}" + (" (the family's default)" if cfg.weight_decay is None else ""),
-          flush=True)
+          + f", weight decay {wd:g}" + (" (the family's default)" if cfg.weight_decay is None else "")
+          + f", closing {close:.0%} without jitter"
+          + (" (the family's default)" if cfg.close_augment is None else ""), flush=True)
     # mosaic is read per batch, so the schedule can switch it off for the last epochs
     aug_state = {"cfg": _augment_config(cfg) if cfg.augment else None}
     train_tf = make_dataset(train_ds, cfg.input_size, built.encoder, built.target_shapes, cfg.batch_size,
