@@ -96,8 +96,7 @@ def main() -> None:
             "ssd_min_stride": a.ssd_min_stride, "run_dir": str(out),
             "val_map50": round(r.best_map50, 4), "wall_s": round(wall, 1), "threads": a.threads,
             "img_s": round(sum(r.history.get("img_s", [0])) / max(1, len(r.history.get("img_s", []))), 1),
-            "mosaic": a.mosaic, "close_augment": a.close_augment,
-            "lr": a.lr, "weight_decay": a.weight_decay, "ema": not a.no_ema, "tag": a.tag,
+            "mosaic": a.mosaic, **r.metadata.provenance.get("hyper", {}), "ema": not a.no_ema, "tag": a.tag,
             "ssd_assigner": a.ssd_assigner,
             "ssd_iou_loss": a.ssd_iou_loss, "extra": extra,
             "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}

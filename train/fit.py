@@ -234,6 +234,9 @@ def train(cfg: TrainConfig) -> TrainResult:
         close = cfg.close_augment if cfg.close_augment is not None else built.close_augment
         built.model.compile(optimizer=_optimizer(lr, wd), loss=built.losses, jit_compile=jit)
     model, md = built.model, built.metadata
+    # the config records None where the family's default applies; keep the values that ran
+    hyper = {"lr": lr, "weight_decay": wd, "close_augment": close}
+    md = md.model_copy(update={"provenance": {**md.provenance, "hyper": hyper}})
     if built.note:
         print(built.note, flush=True)
     print(f"peak learning rate {lr:g}" + (" (the family's default)" if cfg.lr is None else "")
@@ -287,5 +290,5 @@ def train(cfg: TrainConfig) -> TrainResult:
     fit_s = getattr(schedule, "fit_seconds", float("nan"))
     (out / "train_report.json").write_text(json.dumps(
         {"val_map": best_map, "val_map50": best50, "seconds": seconds, "fit_seconds": fit_s,
-         "family": family.name, "history": history}, indent=2))
+         "family": family.name, **hyper, "history": history}, indent=2))
     return TrainResult(out, out / "model.keras", md, best_map, best50, history, seconds, fit_s)

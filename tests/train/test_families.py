@@ -3,6 +3,7 @@ edited) trains, converts to int8 and runs on the device path; --weights loads a 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,10 @@ def test_a_family_in_its_own_module_trains_converts_and_runs(tmp_path: Path, syn
     assert "toy-grid" in families.names() and r.metadata.provenance["family"] == "toy-grid"
     # the family's own closing fraction (Built.close_augment) is what the schedule used
     assert "epoch 2/2: last 50% of the schedule" in capsys.readouterr().out
+    # and the run records the values that ran, not the config's None (= the family's)
+    assert r.metadata.provenance["hyper"] == {"lr": 1e-2, "weight_decay": 0.0, "close_augment": 0.5}
+    report = json.loads((tmp_path / "run" / "train_report.json").read_text())
+    assert report["close_augment"] == 0.5 and report["weight_decay"] == 0.0
     assert (r.out / "model.keras").is_file()
     res = convert_run(r.out, tmp_path / "toy.tflite", ConvertOptions(
         quant="int8", calib_data=synth_data / "train" / "images", calib_count=8, val_data=synth_data,
