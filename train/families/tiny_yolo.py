@@ -30,6 +30,7 @@ class TinyYoloFamily:
     summary: str = "YOLOv3-tiny layout, anchors at strides 16/32 (k-means on the data)"
     strides: tuple[int, ...] = STRIDES
     strided: int = 3  # backbone downsamplings done by stride-2 convs (0: YOLOv3-tiny's pools)
+    neck16: str = "full"  # the stride-16 head's conv (train.models.tiny_yolo.NECK16)
 
     def _strides(self, cfg) -> tuple[int, ...]:
         """The family's strides, or the ablation knob ``strides=8,16`` (bench/train_real.py --set)."""
@@ -45,7 +46,10 @@ class TinyYoloFamily:
 
     def build(self, cfg, labels, setup, provenance) -> Built:
         n, size, anchors, strides = len(labels), cfg.input_size, setup["anchors"], self._strides(cfg)
-        model = build_tiny_yolo(size, n, ANCHORS_PER_SCALE, cfg.width, cfg.weights, strides, self.strided)
+        # ablation knobs (bench/train_real.py --set strided=4 --set neck16=bottleneck)
+        strided = int(cfg.extra.get("strided", self.strided))
+        neck16 = str(cfg.extra.get("neck16", self.neck16))
+        model = build_tiny_yolo(size, n, ANCHORS_PER_SCALE, cfg.width, cfg.weights, strides, strided, neck16)
         enc = YoloTargetEncoder(size, list(strides), anchors, n)
         # cfg.extra holds ablation knobs (bench/train_real.py --set box_gain=...)
         gains = {k: float(cfg.extra[k]) for k in ("box_gain", "obj_gain", "cls_gain") if k in cfg.extra}

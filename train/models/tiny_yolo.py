@@ -23,6 +23,7 @@ STRIDES_3L = (8, 16, 32)
 STRIDES_FINE = (8, 16)  # no stride-32 head: for data whose objects are all small
 ALLOWED_STRIDES = (STRIDES, STRIDES_3L, STRIDES_FINE)
 PRIOR_OBJ = 0.01
+NECK16 = ("full", "bottleneck")
 
 
 def _head(x, anchors: int, num_classes: int, name: str):
@@ -64,15 +65,22 @@ def build_tiny_yolo(
     weights: str | Path | None = None,
     strides: tuple[int, ...] = STRIDES,
     strided: int = 3,
+    neck16: str = "full",
 ) -> keras.Model:
     """Build the model; ``width`` scales every layer's channels; ``strides`` is one of
     ``ALLOWED_STRIDES``. The first ``strided`` (0-3) of the four backbone downsamplings are stride-2
     convolutions (YOLOv5/v8 style), the rest conv + max-pool (YOLOv3-tiny): a conv at full
     resolution followed by a pool costs 4x the FLOPs of the strided conv and, with few
     channels, is memory-bound; on a 2-core CPU the three strided ones make a training step
-    ~2.5x faster (docs/benchmarks.md)."""
-    if not 0 <= strided <= 3:
-        raise ValueError(f"tiny-YOLO strided must be 0..3, got {strided}")
+    ~2.5x faster (docs/benchmarks.md). ``neck16`` is the stride-16 head's conv over the merged
+    features: ``full`` (YOLOv3-tiny's 3x3 at 256 x width) or ``bottleneck`` (a 1x1 to half of
+    that first, as YOLOv5's C3 blocks narrow before their 3x3)."""
+    if not 0 <= strided <= 4:
+        raise ValueError(f"tiny-YOLO strided must be 0..4, got {strided}")
+    if neck16 not in NECK16:
+        raise ValueError(f"tiny-YOLO neck16 must be one of {NECK16}, got {neck16!r}")
+    if strided == 4 and 8 in strides:
+        raise ValueError("tiny-YOLO with a stride-8 head needs strided <= 3 (it taps the stride-8 conv)")
     strides = tuple(strides)
     if strides not in ALLOWED_STRIDES:
         raise ValueError(f"tiny-YOLO strides must be one of {ALLOWED_STRIDES}, got {strides}")
@@ -96,6 +104,8 @@ def build_tiny_yolo(
     x = _cbr(x, c(512), 3, "b5")  # stride 32
     x = _cbr(x, c(256), 1, "neck32")
     p16 = layers.Concatenate(name="merge16")([_up(x, c(128), "up"), route])
+    if neck16 == "bottleneck":
+        p16 = _cbr(p16, c(128), 1, "p16_reduce")
     p16 = _cbr(p16, c(256), 3, "p16")
     outs = [_head(p16, anchors_per_scale, num_classes, "grid_s16")]
     if 32 in strides:
