@@ -108,7 +108,8 @@ def test_ssd_box_loss_iou_term_is_zero_for_exact_boxes_and_grows_when_off() -> N
 
 
 @pytest.mark.parametrize(("strides", "strided", "pools"), [((16, 32), 0, 5), ((16, 32), 3, 2),
-                                                          ((8, 16, 32), 3, 2), ((8, 16), 3, 2)])
+                                                          ((16, 32), 4, 1), ((8, 16, 32), 3, 2),
+                                                          ((8, 16), 3, 2)])
 def test_tiny_yolo_downsamples_by_strided_convs_or_pools_to_the_same_grids(
         strides: tuple[int, ...], strided: int, pools: int) -> None:
     """strided=0 is YOLOv3-tiny (conv + max-pool at every step); the default makes the first
@@ -120,7 +121,24 @@ def test_tiny_yolo_downsamples_by_strided_convs_or_pools_to_the_same_grids(
     m = build_tiny_yolo(96, 3, width=0.25, strides=strides, strided=strided)
     assert [o.shape[1] for o in m.outputs] == [96 // s for s in strides]
     assert sum(isinstance(x, layers.MaxPooling2D) for x in m.layers) == pools
-    with pytest.raises(ValueError, match="strided must be 0..3"):
-        build_tiny_yolo(96, 3, width=0.25, strided=4)
+    with pytest.raises(ValueError, match="strided must be 0..4"):
+        build_tiny_yolo(96, 3, width=0.25, strided=5)
+    with pytest.raises(ValueError, match="stride-8 head needs strided <= 3"):
+        build_tiny_yolo(96, 3, width=0.25, strides=(8, 16, 32), strided=4)
     with pytest.raises(ValueError, match="strides must be one of"):
         build_tiny_yolo(96, 3, width=0.25, strides=(4, 8))
+
+
+def test_tiny_yolo_bottleneck_neck_narrows_before_the_stride16_conv() -> None:
+    """neck16=bottleneck puts a 1x1 to half the p16 conv's width in front of it; same outputs."""
+    from train.models.tiny_yolo import build_tiny_yolo
+
+    full = build_tiny_yolo(96, 3, width=0.5)
+    slim = build_tiny_yolo(96, 3, width=0.5, neck16="bottleneck")
+    assert full.get_layer("p16_conv").output.shape[-1] == 128  # 256 x width 0.5
+    assert slim.get_layer("p16_reduce_conv").output.shape[-1] == 64
+    assert slim.get_layer("p16_conv").kernel.shape[2] == 64  # the 3x3 reads the narrowed features
+    assert [o.shape for o in slim.outputs] == [o.shape for o in full.outputs]
+    assert slim.count_params() < full.count_params()
+    with pytest.raises(ValueError, match="neck16 must be one of"):
+        build_tiny_yolo(96, 3, width=0.5, neck16="wide")
