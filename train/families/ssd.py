@@ -26,7 +26,9 @@ NECK = "fpn"
 # heads (ablation knobs ssd_fpn_depth, ssd_head_layers, ssd_decoupled): 128-channel FPN levels, one
 # SSDLite layer per head and decoupled box/class towers learn far more per epoch (chess, epoch 20:
 # 0.744 against 0.615 val mAP@0.5) but in 25 CPU-minutes got 21 epochs instead of 32 and ended level
-# (0.744 / 0.526 against 0.732 / 0.542), and the model's invoke() took 1.5x as long (docs/benchmarks.md)
+# (0.744 / 0.526 against 0.732 / 0.542), and the model's invoke() took 1.5x as long (docs/benchmarks.md).
+# The depth-128 + head-layer pair alone, at closing 0.6: 22 epochs, 0.714 / 0.517 against 0.812 / 0.607
+# (half its epochs fell in a slow phase of the VM, which a 25-minute budget pays for in epochs)
 HEAD_LAYERS = 0
 DECOUPLED = False
 # last fraction of the planned epochs without the scale/translate jitter. Chess, exactly 10 epochs
