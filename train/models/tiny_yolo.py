@@ -68,7 +68,7 @@ def build_tiny_yolo(
     neck16: str = "full",
 ) -> keras.Model:
     """Build the model; ``width`` scales every layer's channels; ``strides`` is one of
-    ``ALLOWED_STRIDES``. The first ``strided`` (0-3) of the four backbone downsamplings are stride-2
+    ``ALLOWED_STRIDES``. The first ``strided`` (0-4) of the four backbone downsamplings are stride-2
     convolutions (YOLOv5/v8 style), the rest conv + max-pool (YOLOv3-tiny): a conv at full
     resolution followed by a pool costs 4x the FLOPs of the strided conv and, with few
     channels, is memory-bound; on a 2-core CPU the three strided ones make a training step
