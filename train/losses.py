@@ -58,9 +58,10 @@ class SsdBoxLoss(keras.losses.Loss):
 class SsdFocalLoss(keras.losses.Loss):
     """y_true (B, A, C+2) = [background, one-hot, weight]; y_pred (B, A, C+1) sigmoid scores."""
 
-    def __init__(self, alpha: float = 0.25, gamma: float = 2.0, name: str = "ssd_cls") -> None:
+    def __init__(self, alpha: float = 0.25, gamma: float = 2.0, name: str = "ssd_cls",
+                 gain: float = 1.0) -> None:
         super().__init__(name=name, reduction="sum")
-        self.alpha, self.gamma = alpha, gamma
+        self.alpha, self.gamma, self.gain = alpha, gamma, gain
 
     def call(self, y_true, y_pred):
         t = y_true[..., :-1]
@@ -71,7 +72,7 @@ class SsdFocalLoss(keras.losses.Loss):
         a_t = t * self.alpha + (1 - t) * (1 - self.alpha)
         focal = a_t * (1 - p_t) ** self.gamma * ce
         n_pos = tf.maximum(tf.reduce_sum(1.0 - y_true[..., 0]), 1.0)
-        return tf.reduce_sum(focal * w) / n_pos
+        return self.gain * tf.reduce_sum(focal * w) / n_pos
 
 
 def grid_boxes_tf(p: tf.Tensor, stride: int, anchors_wh: np.ndarray, input_size: int) -> tf.Tensor:

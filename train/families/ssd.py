@@ -79,7 +79,8 @@ class SsdFamily:
         a = len(enc.anchors_cxcywh)
         box_loss = (SsdBoxLoss(anchors_cxcywh=enc.anchors_cxcywh, iou_gain=cfg.ssd_iou_loss)
                     if cfg.ssd_iou_loss > 0 else SsdBoxLoss())
-        return Built(model, enc.encode_batch, [box_loss, SsdFocalLoss()], md, [(a, 5), (a, n + 2)],
+        cls_loss = SsdFocalLoss(gain=float(cfg.extra.get("ssd_cls_gain", 1.0)))  # ablation knob
+        return Built(model, enc.encode_batch, [box_loss, cls_loss], md, [(a, 5), (a, n + 2)],
                      lr=LR, weight_decay=WEIGHT_DECAY, close_augment=CLOSE_AUGMENT)
 
 
