@@ -107,6 +107,20 @@ def test_ssd_box_loss_iou_term_is_zero_for_exact_boxes_and_grows_when_off() -> N
     assert off > float(SsdBoxLoss()(y_true, y_true[..., :4] + 1.0))  # the IoU term adds to smooth-L1
 
 
+def test_ssd_class_loss_gain_scales_the_focal_loss_and_confident_right_answers_cost_little() -> None:
+    from train.losses import SsdFocalLoss
+    from train.models.ssd import feature_map_sizes
+
+    enc = SsdTargetEncoder(SsdAnchorSpec(feature_map_sizes(96, 16)), 3)
+    _, ct = enc.encode(np.array([[0.2, 0.2, 0.6, 0.7]], np.float32), np.array([1]))
+    y_true = tf.constant(ct[None])
+    right = tf.clip_by_value(y_true[..., :-1], 0.02, 0.98)  # confident and right
+    wrong = 1.0 - right
+    base, doubled = SsdFocalLoss(), SsdFocalLoss(gain=2.0)
+    assert float(doubled(y_true, wrong)) == pytest.approx(2.0 * float(base(y_true, wrong)), rel=1e-6)
+    assert float(base(y_true, right)) < 1e-3 * float(base(y_true, wrong))
+
+
 @pytest.mark.parametrize(("strides", "strided", "pools"), [((16, 32), 0, 5), ((16, 32), 3, 2),
                                                           ((16, 32), 4, 1), ((8, 16, 32), 3, 2),
                                                           ((8, 16), 3, 2)])
