@@ -35,11 +35,21 @@ DECOUPLED = False
 # (bench/train_real.py --minutes 0): 0.3 0.193, 0.6 0.286, 0.9 0.327 val mAP@[.5:.95]. But raccoon
 # (196 images, 6 minutes) overfits without it: 0.3 0.276, 0.6 0.313, 0.9 0.242 test mAP@[.5:.95]
 CLOSE_AUGMENT = 0.6
-# weight of the focal class loss against the box loss (ablation knob ssd_cls_gain). With 1 the SSD placed
-# boxes well but confused bishops and knights (AP@0.5 0.40-0.64). Chess, exactly 10 epochs: 1 0.437 / 0.286,
-# 2 0.558 / 0.359 val mAP@0.5 / mAP@[.5:.95]; 25 CPU-minutes: 1 0.812 / 0.607, 2 0.874 / 0.653; raccoon,
-# 6 minutes: 1 0.313, 2 0.310 test mAP@[.5:.95] (level within what its 40 test images move a run)
+# weight of the focal class loss against the box loss (ablation knob ssd_cls_gain), for data with more than
+# one class. With 1 the SSD placed chess boxes well but confused bishops and knights (AP@0.5 0.40-0.64).
+# Chess, exactly 10 epochs, val mAP@0.5 / mAP@[.5:.95]: gain 1 0.437 / 0.286 and 0.413 / 0.262, gain 2
+# 0.558 / 0.359 and 0.540 / 0.351, gain 4 0.558 / 0.343 (two machines); 25 CPU-minutes: gain 1 0.812 / 0.607,
+# gain 2 0.874 / 0.653 and 0.839 / 0.611. With one class the class loss only tells object from background:
+# raccoon, 6 minutes, test mAP@[.5:.95] gain 1 0.313 and 0.303, gain 2 0.310 and 0.264, so one class keeps 1
 CLS_GAIN = 2.0
+
+
+def cls_gain(extra: dict, num_classes: int) -> float:
+    """The focal class loss's weight: ``extra["ssd_cls_gain"]`` if set, else CLS_GAIN for 2+ classes,
+    1 for one."""
+    if "ssd_cls_gain" in extra:
+        return float(extra["ssd_cls_gain"])
+    return CLS_GAIN if num_classes > 1 else 1.0
 
 
 @dataclass(frozen=True)
@@ -84,7 +94,7 @@ class SsdFamily:
         a = len(enc.anchors_cxcywh)
         box_loss = (SsdBoxLoss(anchors_cxcywh=enc.anchors_cxcywh, iou_gain=cfg.ssd_iou_loss)
                     if cfg.ssd_iou_loss > 0 else SsdBoxLoss())
-        cls_loss = SsdFocalLoss(gain=float(cfg.extra.get("ssd_cls_gain", CLS_GAIN)))
+        cls_loss = SsdFocalLoss(gain=cls_gain(cfg.extra, n))
         return Built(model, enc.encode_batch, [box_loss, cls_loss], md, [(a, 5), (a, n + 2)],
                      lr=LR, weight_decay=WEIGHT_DECAY, close_augment=CLOSE_AUGMENT)
 
