@@ -121,7 +121,6 @@ def test_ssd_class_loss_gain_scales_the_focal_loss_and_confident_right_answers_c
     assert float(base(y_true, right)) < 1e-3 * float(base(y_true, wrong))
 
 
-
 def test_ssd_class_loss_gain_is_two_for_several_classes_one_for_one_and_the_knob_wins() -> None:
     """Several classes: the class loss also has to tell bishops from knights (2 measured best on
     chess); one class: it only tells object from background (1 measured best on raccoon)."""
@@ -130,6 +129,7 @@ def test_ssd_class_loss_gain_is_two_for_several_classes_one_for_one_and_the_knob
     assert CLS_GAIN == 2.0 and cls_gain({}, 13) == CLS_GAIN and cls_gain({}, 2) == CLS_GAIN
     assert cls_gain({}, 1) == 1.0
     assert cls_gain({"ssd_cls_gain": "4"}, 1) == 4.0 and cls_gain({"ssd_cls_gain": 1}, 13) == 1.0
+
 
 @pytest.mark.parametrize(("strides", "strided", "pools"), [((16, 32), 0, 5), ((16, 32), 3, 2),
                                                           ((16, 32), 4, 1), ((8, 16, 32), 3, 2),

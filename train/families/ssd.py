@@ -38,9 +38,10 @@ CLOSE_AUGMENT = 0.6
 # weight of the focal class loss against the box loss (ablation knob ssd_cls_gain), for data with more than
 # one class. With 1 the SSD placed chess boxes well but confused bishops and knights (AP@0.5 0.40-0.64).
 # Chess, exactly 10 epochs, val mAP@0.5 / mAP@[.5:.95]: gain 1 0.437 / 0.286 and 0.413 / 0.262, gain 2
-# 0.558 / 0.359 and 0.540 / 0.351, gain 4 0.558 / 0.343 (two machines); 25 CPU-minutes: gain 1 0.812 / 0.607,
-# gain 2 0.874 / 0.653 and 0.839 / 0.611. With one class the class loss only tells object from background:
-# raccoon, 6 minutes, test mAP@[.5:.95] gain 1 0.313 and 0.303, gain 2 0.310 and 0.264, so one class keeps 1
+# 0.558 / 0.359 and 0.540 / 0.351, gain 4 0.558 / 0.343 (two CPUs); 25 CPU-minutes: gain 1 0.812 / 0.607,
+# gain 2 0.874 / 0.653, 0.839 / 0.611 and 0.848 / 0.616. With one class the class loss only tells object
+# from background: raccoon, 6 minutes, test mAP@[.5:.95] gain 1 0.313 and 0.303, gain 2 0.310 and 0.264,
+# so one class keeps 1
 CLS_GAIN = 2.0
 
 
