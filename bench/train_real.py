@@ -45,7 +45,7 @@ def main() -> None:
                     help="training wall-time budget; 0: no budget, exactly --epochs (per-epoch ablations "
                          "that the VM's speed swings cannot bias)")
     ap.add_argument("--epochs", type=int, default=100)
-    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--batch", type=int, default=None, help="images per step (default: the family's)")
     ap.add_argument("--width", type=float, default=0.5)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--input", type=int, default=None, help="input size (default per dataset)")

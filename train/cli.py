@@ -35,7 +35,8 @@ Examples:
               "switch-off are fitted to it from the measured epoch time.")
 @click.option("--ema/--no-ema", default=True, show_default=True,
               help="Validate, save and convert the moving average of the weights.")
-@click.option("--batch", "batch_size", type=int, default=16, show_default=True)
+@click.option("--batch", "batch_size", type=int, default=None,
+              help="Images per training step; default: the family's (SSD 8, tiny-YOLO and yolo-nano 16).")
 @click.option("--lr", type=float, default=None,
               help="Peak learning rate (cosine); default: the family's (tiny-YOLO 1.6e-2, SSD 8e-3, "
                    "yolo-nano 2e-3).")
@@ -75,8 +76,8 @@ Examples:
 @click.option("--threads", type=int, default=None, help="TF intra-op threads (default: all cores).")
 @click.option("--exist-ok", is_flag=True, help="Train again over a finished run in --out (its files "
               "are replaced). An interrupted run in --out resumes without it.")
-def train_command(data: Path, arch: str, input_size: int, epochs: int, batch_size: int, lr: float | None,
-                  weight_decay: float | None,
+def train_command(data: Path, arch: str, input_size: int, epochs: int, batch_size: int | None,
+                  lr: float | None, weight_decay: float | None,
                   out: Path, fmt: str | None, names: str | None, train_split: str | None,
                   val_split: str | None, val_fraction: float, on_error: str, width: float, weights: str,
                   fit_anchors: bool, augment: bool, mosaic: float, close_augment: float, patience: int,

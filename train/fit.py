@@ -39,7 +39,7 @@ class TrainConfig:
     model: str = families.DEFAULT_FAMILY  # a name in train.families.names()
     input_size: int = 320
     epochs: int = 30
-    batch_size: int = 16
+    batch_size: int | None = None  # images per step; None: the family's (``Built.batch_size``)
     lr: float | None = None  # peak learning rate; None: the family's (``Built.lr``)
     weight_decay: float | None = None  # AdamW decay of the kernels; None: the family's; 0: Adam
     seed: int = 0
@@ -90,7 +90,7 @@ class TrainConfig:
             raise ValueError(f"learning rate must be > 0, got {self.lr}")
         if self.weight_decay is not None and not 0.0 <= self.weight_decay < 1.0:
             raise ValueError(f"weight decay must be in [0, 1), got {self.weight_decay}")
-        if self.epochs < 1 or self.batch_size < 1:
+        if self.epochs < 1 or (self.batch_size is not None and self.batch_size < 1):
             raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
 
 
@@ -222,7 +222,6 @@ def train(cfg: TrainConfig) -> TrainResult:
     provenance = {"dataset": str(cfg.data), "run": str(out), "family": family.name,
                   "train_images": len(train_ds), "val_images": len(val_ds), "anchors": note,
                   "config": json.loads(json.dumps(asdict(cfg), default=str))}
-    steps = cfg.steps_per_epoch or max(1, len(train_ds) // cfg.batch_size)
     strategy = make_strategy(cfg.strategy)
     with strategy.scope():
         built = family.build(cfg, labels, setup, provenance)
@@ -232,20 +231,23 @@ def train(cfg: TrainConfig) -> TrainResult:
         lr = cfg.lr if cfg.lr is not None else built.lr
         wd = cfg.weight_decay if cfg.weight_decay is not None else built.weight_decay
         close = cfg.close_augment if cfg.close_augment is not None else built.close_augment
+        batch = cfg.batch_size if cfg.batch_size is not None else built.batch_size
         built.model.compile(optimizer=_optimizer(lr, wd), loss=built.losses, jit_compile=jit)
     model, md = built.model, built.metadata
     # the config records None where the family's default applies; keep the values that ran
-    hyper = {"lr": lr, "weight_decay": wd, "close_augment": close}
+    hyper = {"lr": lr, "weight_decay": wd, "close_augment": close, "batch_size": batch}
     md = md.model_copy(update={"provenance": {**md.provenance, "hyper": hyper}})
     if built.note:
         print(built.note, flush=True)
     print(f"peak learning rate {lr:g}" + (" (the family's default)" if cfg.lr is None else "")
           + f", weight decay {wd:g}" + (" (the family's default)" if cfg.weight_decay is None else "")
           + f", closing {close:.0%} without jitter"
-          + (" (the family's default)" if cfg.close_augment is None else ""), flush=True)
+          + (" (the family's default)" if cfg.close_augment is None else "")
+          + f", batch {batch}" + (" (the family's default)" if cfg.batch_size is None else ""), flush=True)
+    steps = cfg.steps_per_epoch or max(1, len(train_ds) // batch)
     # mosaic is read per batch, so the schedule can switch it off for the last epochs
     aug_state = {"cfg": _augment_config(cfg) if cfg.augment else None}
-    train_tf = make_dataset(train_ds, cfg.input_size, built.encoder, built.target_shapes, cfg.batch_size,
+    train_tf = make_dataset(train_ds, cfg.input_size, built.encoder, built.target_shapes, batch,
                             True, lambda: aug_state["cfg"], cfg.seed, cfg.cache)
     if cfg.steps_per_epoch:
         train_tf = train_tf.repeat()
@@ -255,7 +257,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             aug_state["cfg"] = closing(aug_state["cfg"])
 
     budget = cfg.time_minutes * 60 if cfg.time_minutes else None
-    schedule = Schedule(lr, cfg.epochs, steps, cfg.batch_size, cfg.final_lr, budget, close,
+    schedule = Schedule(lr, cfg.epochs, steps, batch, cfg.final_lr, budget, close,
                         close_augment if cfg.augment and close > 0 else None,
                         verbose=cfg.verbose > 0)
     write_metadata(md, out / "model.keras")

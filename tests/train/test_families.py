@@ -49,7 +49,7 @@ class ToyFamily:
                      YoloTargetEncoder(s, list(STRIDES), a, n).encode_batch,
                      [YoloLoss(st, an, n, s) for st, an in zip(STRIDES, a)],
                      yolo_metadata(labels, s, list(STRIDES), a, "toy", provenance),
-                     [(s // st, s // st, 2 * (5 + n)) for st in STRIDES], close_augment=0.5)
+                     [(s // st, s // st, 2 * (5 + n)) for st in STRIDES], close_augment=0.5, batch_size=4)
 
 
 FAMILY = ToyFamily()
@@ -86,14 +86,17 @@ def test_a_family_in_its_own_module_trains_converts_and_runs(tmp_path: Path, syn
     (tmp_path / "toy_family_mod.py").write_text(TOY_FAMILY)
     monkeypatch.syspath_prepend(str(tmp_path))
     r = train(TrainConfig(data=synth_data, out=tmp_path / "run", model="toy_family_mod:FAMILY", input_size=96,
-                          epochs=2, batch_size=8, lr=1e-2, verbose=1, steps_per_epoch=10))
+                          epochs=2, lr=1e-2, verbose=1, steps_per_epoch=10))
     assert "toy-grid" in families.names() and r.metadata.provenance["family"] == "toy-grid"
-    # the family's own closing fraction (Built.close_augment) is what the schedule used
-    assert "epoch 2/2: last 50% of the schedule" in capsys.readouterr().out
+    # the family's own closing fraction (Built.close_augment) and batch (Built.batch_size) are what ran
+    printed = capsys.readouterr().out
+    assert "epoch 2/2: last 50% of the schedule" in printed
+    assert "batch 4 (the family's default)" in printed
     # and the run records the values that ran, not the config's None (= the family's)
-    assert r.metadata.provenance["hyper"] == {"lr": 1e-2, "weight_decay": 0.0, "close_augment": 0.5}
+    assert r.metadata.provenance["hyper"] == {"lr": 1e-2, "weight_decay": 0.0, "close_augment": 0.5,
+                                              "batch_size": 4}
     report = json.loads((tmp_path / "run" / "train_report.json").read_text())
-    assert report["close_augment"] == 0.5 and report["weight_decay"] == 0.0
+    assert report["close_augment"] == 0.5 and report["weight_decay"] == 0.0 and report["batch_size"] == 4
     assert (r.out / "model.keras").is_file()
     res = convert_run(r.out, tmp_path / "toy.tflite", ConvertOptions(
         quant="int8", calib_data=synth_data / "train" / "images", calib_count=8, val_data=synth_data,

@@ -45,6 +45,8 @@ class Built:
     # last fraction of the planned epochs without mosaic and scale/translate jitter, when the user
     # gives none (YOLOX's no-aug epochs; measured per family, docs/benchmarks.md)
     close_augment: float = 0.3
+    # images per training step when the user gives none (measured per family, docs/benchmarks.md)
+    batch_size: int = 16
 
 
 class ModelFamily(Protocol):

@@ -43,6 +43,11 @@ CLOSE_AUGMENT = 0.6
 # from background: raccoon, 6 minutes, test mAP@[.5:.95] gain 1 0.313 and 0.303, gain 2 0.310 and 0.264,
 # so one class keeps 1
 CLS_GAIN = 2.0
+# images per step. The SSD's 25-minute run was ~1300 steps of 16 and still rising at its end; 8 doubles the
+# steps for ~10 % fewer images per second. Chess, 8 CPU-minutes (Intel Xeon), val mAP@0.5 / mAP@[.5:.95]:
+# batch 16 0.544 / 0.345 (11 epochs, 15.6 img/s), 8 0.608 / 0.395 (9 epochs, 13.8 img/s), 4 see
+# docs/benchmarks.md
+BATCH = 8
 
 
 def cls_gain(extra: dict, num_classes: int) -> float:
@@ -97,7 +102,7 @@ class SsdFamily:
                     if cfg.ssd_iou_loss > 0 else SsdBoxLoss())
         cls_loss = SsdFocalLoss(gain=cls_gain(cfg.extra, n))
         return Built(model, enc.encode_batch, [box_loss, cls_loss], md, [(a, 5), (a, n + 2)],
-                     lr=LR, weight_decay=WEIGHT_DECAY, close_augment=CLOSE_AUGMENT)
+                     lr=LR, weight_decay=WEIGHT_DECAY, close_augment=CLOSE_AUGMENT, batch_size=BATCH)
 
 
 FAMILY = SsdFamily()
