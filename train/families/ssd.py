@@ -45,8 +45,8 @@ CLOSE_AUGMENT = 0.6
 CLS_GAIN = 2.0
 # images per step. The SSD's 25-minute run was ~1300 steps of 16 and still rising at its end; 8 doubles the
 # steps for ~10 % fewer images per second. Chess, 8 CPU-minutes (Intel Xeon), val mAP@0.5 / mAP@[.5:.95]:
-# batch 16 0.544 / 0.345 (11 epochs, 15.6 img/s), 8 0.608 / 0.395 (9 epochs, 13.8 img/s), 4 see
-# docs/benchmarks.md
+# batch 16 0.544 / 0.345 (11 epochs, 15.6 img/s), 8 0.608 / 0.395 (9 epochs, 13.8 img/s), 4 0.462 / 0.292
+# (7 epochs, 9.4 img/s: below 8 the step stops paying for itself on 2 cores)
 BATCH = 8
 
 
